@@ -1,0 +1,123 @@
+//! One running box: its replica, key, practice, lobby hub and the live
+//! registries (TV pairings, staff sessions). Handlers receive it as state.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::watch;
+
+use crate::desk::Sessions;
+use crate::display::hub::{Hub, PracticeView, QueueEntry};
+use crate::display::pairing::Pairings;
+use crate::metrics::Metrics;
+use crate::practice::{Practice, VerticalError};
+use crate::secrets::{BoxKey, SecretError};
+use crate::store::{self, CheckinStatus, Store, StoreError};
+use crate::web::limits::RateLimits;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClinicError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Vertical(#[from] VerticalError),
+    #[error(
+        "this box has no practice configured yet: run `sos-appliance demo`, or give a [practice] section in the config file"
+    )]
+    NoPractice,
+}
+
+pub struct Clinic {
+    pub store: Store,
+    pub key: BoxKey,
+    practice: RwLock<Arc<Practice>>,
+    pub hub: Hub,
+    pub pairings: Pairings,
+    pub sessions: Sessions,
+    pub metrics: Metrics,
+    pub limits: RateLimits,
+    /// Base URL printed in QR codes and pairing links, e.g.
+    /// `http://bright-smile-sos.local:8080`.
+    pub public_url: String,
+    pub shutdown: watch::Receiver<bool>,
+    pub started_at: std::time::Instant,
+}
+
+impl Clinic {
+    /// Opens the box's state from `data_dir`: the replica must already hold
+    /// a practice.
+    pub fn open(
+        data_dir: &Path,
+        public_url: String,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<Clinic>, ClinicError> {
+        let store = Store::open(&data_dir.join("sos-edge.db"))?;
+        let key = BoxKey::load_or_create(&data_dir.join("box.key"))?;
+        let config = store
+            .read_blocking(store::load_tenant)?
+            .ok_or(ClinicError::NoPractice)?;
+        let practice = Practice::new(config)?;
+        let queue = lobby_queue(&store, &practice)?;
+        let hub = Hub::new(PracticeView::of(&practice), queue);
+        Ok(Arc::new(Clinic {
+            store,
+            key,
+            practice: RwLock::new(Arc::new(practice)),
+            hub,
+            pairings: Pairings::default(),
+            sessions: Sessions::default(),
+            metrics: Metrics::new(),
+            limits: RateLimits::new(),
+            public_url,
+            shutdown,
+            started_at: std::time::Instant::now(),
+        }))
+    }
+
+    pub fn practice(&self) -> Arc<Practice> {
+        self.practice
+            .read()
+            .map(|p| Arc::clone(&p))
+            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    pub fn tenant_id(&self) -> String {
+        self.practice().tenant_id().to_string()
+    }
+
+    /// Replaces the practice config (from the cloud, or an operator) and
+    /// pushes it to every TV without a restart.
+    pub async fn reload_practice(&self) -> Result<(), ClinicError> {
+        let config = self
+            .store
+            .read(store::load_tenant)
+            .await?
+            .ok_or(ClinicError::NoPractice)?;
+        let practice = Practice::new(config)?;
+        let store = self.store.clone();
+        let p2 = practice.clone();
+        let queue = tokio::task::spawn_blocking(move || lobby_queue(&store, &p2))
+            .await
+            .map_err(|_| StoreError::WriterGone)??;
+        self.hub
+            .practice_changed(PracticeView::of(&practice), queue);
+        if let Ok(mut slot) = self.practice.write() {
+            *slot = Arc::new(practice);
+        }
+        Ok(())
+    }
+}
+
+/// Today's waiting and called people as the lobby may see them.
+pub fn lobby_queue(store: &Store, practice: &Practice) -> Result<Vec<QueueEntry>, StoreError> {
+    let tenant = practice.tenant_id().to_string();
+    let today = practice.today();
+    let rows = store.read_blocking(move |c| store::checkins_for_day(c, &tenant, &today))?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| matches!(r.status, CheckinStatus::Waiting | CheckinStatus::Called))
+        .map(|r| crate::checkin::queue_entry(practice, &r))
+        .collect())
+}

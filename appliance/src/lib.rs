@@ -1,0 +1,23 @@
+//! SOS Edge, the per-clinic box.
+//!
+//! A check-in enters through [`checkin`] (the patient's phone, the desk, or
+//! later the voice), is stored durably in [`store`] together with its audit
+//! entry and its outbox events for the cloud, and reaches the lobby TVs
+//! through [`display`], the front desk through [`desk`], and the patient's
+//! own phone through the status page in [`checkin::pages`]. [`web`] wires the
+//! routes; [`clinic`] holds one running box's state.
+
+pub mod checkin;
+pub mod clinic;
+pub mod config;
+pub mod demo;
+pub mod desk;
+pub mod display;
+pub mod import;
+pub mod metrics;
+pub mod practice;
+pub mod qr;
+pub mod schedule;
+pub mod secrets;
+pub mod store;
+pub mod web;

@@ -1,0 +1,378 @@
+//! `sos-appliance`: the box's daemon and its command-line tools.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::sync::watch;
+
+use appliance::clinic::Clinic;
+use appliance::config::{self, PracticeSeed};
+use appliance::store::{self, Store};
+use appliance::{checkin, demo, desk, import, qr, schedule, secrets::BoxKey, web};
+
+#[derive(Parser)]
+#[command(
+    name = "sos-appliance",
+    version,
+    about = "SOS Edge: the clinic's check-in box"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    /// Where the database and the box key live.
+    #[arg(long, env = "SOS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to serve on.
+    #[arg(long, env = "SOS_LISTEN")]
+    listen: Option<String>,
+    /// Base URL printed in QR codes and pairing links (e.g. the box's mDNS name).
+    #[arg(long, env = "SOS_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the practice configured in the config file / replica.
+    Run {
+        /// TOML config file.
+        #[arg(long, short, env = "SOS_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Serve a complete demo clinic (dental, ~20 appointments today), no setup needed.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Staff PIN for the front desk.
+        #[arg(long, env = "SOS_DEMO_PIN", default_value = demo::DEFAULT_PIN)]
+        pin: String,
+    },
+    /// Print the practice's check-in QR code (SVG, PNG or a printable poster page).
+    Qr {
+        #[arg(long, env = "SOS_DATA_DIR", default_value = "demo-data")]
+        data_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "svg")]
+        format: QrFormat,
+        /// Base URL phones reach the box by (IP or mDNS name).
+        #[arg(long, env = "SOS_PUBLIC_URL", default_value = "http://localhost:8080")]
+        base_url: String,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Import today's appointments from a CSV or iCalendar (.ics) file.
+    Import {
+        #[arg(long, env = "SOS_DATA_DIR", default_value = "demo-data")]
+        data_dir: PathBuf,
+        file: PathBuf,
+    },
+    /// Set a staff PIN or password (read from standard input).
+    StaffPin {
+        #[arg(long, env = "SOS_DATA_DIR", default_value = "demo-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "desk")]
+        staff_id: String,
+        #[arg(long, default_value = "Front desk")]
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum QrFormat {
+    Svg,
+    Png,
+    Poster,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOS_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Run { config, serve } => run(config, serve).await,
+            Command::Demo { serve, pin } => run_demo(serve, pin).await,
+            Command::Qr {
+                data_dir,
+                format,
+                base_url,
+                out,
+            } => print_qr(&data_dir, format, &base_url, out.as_deref()),
+            Command::Import { data_dir, file } => import_file(&data_dir, &file).await,
+            Command::StaffPin {
+                data_dir,
+                staff_id,
+                name,
+            } => staff_pin(&data_dir, &staff_id, &name),
+        }
+    })
+}
+
+fn prepare_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Patient names live here: only the service user may read them.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Opens the replica; if it has no practice yet, seeds it from `seed`.
+fn open_seeded(dir: &Path, seed: Option<PracticeSeed>) -> Result<Store> {
+    prepare_dir(dir)?;
+    let store = Store::open(&dir.join("sos-edge.db"))?;
+    if store.read_blocking(store::load_tenant)?.is_none()
+        && let Some(seed) = seed
+    {
+        let tenant = seed.into_tenant()?;
+        let (s, t) = (store.clone(), tenant);
+        futures_block(async move { s.write(move |txn| store::upsert_tenant(txn, &t)).await })?;
+    }
+    Ok(store)
+}
+
+/// Runs a future to completion from inside the runtime's worker without
+/// blocking it (setup code only).
+fn futures_block<F, T>(f: F) -> Result<T, appliance::store::StoreError>
+where
+    F: std::future::Future<Output = Result<T, appliance::store::StoreError>>,
+{
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
+    let file = match &config_path {
+        Some(p) => config::load_file(p)?,
+        None => config::FileConfig::default(),
+    };
+    let data_dir = args
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/sos-edge"));
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "0.0.0.0:8080".into());
+    let listen = config::parse_listen(&listen)?;
+    let public_url = args.public_url.or(file.public_url);
+    let store = open_seeded(&data_dir, file.practice)?;
+    store.close();
+    serve(&data_dir, listen, public_url, None).await
+}
+
+async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from("demo-data"));
+    let listen = config::parse_listen(args.listen.as_deref().unwrap_or("0.0.0.0:8080"))?;
+    let store = open_seeded(&data_dir, Some(demo::practice()))?;
+    let key = BoxKey::load_or_create(&data_dir.join("box.key"))?;
+    let tenant = store
+        .read_blocking(store::load_tenant)?
+        .context("demo practice missing after seeding")?;
+    if tenant.tenant_id == demo::TENANT_ID {
+        let practice = appliance::practice::Practice::new(tenant.clone())?;
+        let today: jiff::civil::Date = practice.today().parse()?;
+        schedule::save(&store, &key, &tenant, demo::appointments(today), "demo").await?;
+        let (t, pin) = (tenant.tenant_id.clone(), pin.clone());
+        store
+            .write(move |txn| {
+                if store::list_staff(txn, &t)?.is_empty() {
+                    desk::auth::set_staff_secret(txn, &t, "desk", "Front desk", &pin)
+                        .map_err(|e| appliance::store::StoreError::Conflict(e.to_string()))?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    store.close();
+    let note = format!(
+        "demo staff PIN: {pin}; try checking in as {}",
+        demo::sample_people()
+            .iter()
+            .map(|(n, d)| format!("{n} (born {d})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    serve(&data_dir, listen, args.public_url, Some(note)).await
+}
+
+async fn serve(
+    data_dir: &Path,
+    listen: SocketAddr,
+    public_url: Option<String>,
+    note: Option<String>,
+) -> Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let public_url = public_url.unwrap_or_else(|| {
+        if bound.ip().is_unspecified() {
+            format!("http://localhost:{}", bound.port())
+        } else {
+            format!("http://{bound}")
+        }
+    });
+    let clinic: Arc<Clinic> = Clinic::open(data_dir, public_url.clone(), stop_rx)?;
+    let practice = clinic.practice();
+    let checkin_url = format!(
+        "{public_url}{}",
+        checkin::link::path(&clinic.key, practice.tenant_id())
+    );
+    // Machine-readable first line for scripts and tests.
+    println!("listening on http://{bound}");
+    println!("  practice:     {}", practice.config.name);
+    println!("  check-in:     {checkin_url}");
+    println!("  lobby TV:     {public_url}/tv");
+    println!("  front desk:   {public_url}/desk");
+    if let Some(note) = note {
+        println!("  {note}");
+    }
+    tracing::info!(%bound, "serving");
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests, closing the database");
+        let _ = stop_tx.send(true);
+    };
+    web::serve(listener, clinic, shutdown).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn existing_practice(data_dir: &Path) -> Result<(Store, store::TenantConfig, BoxKey)> {
+    if !data_dir.join("sos-edge.db").exists() {
+        bail!(
+            "no box database in {} (run `sos-appliance demo` or `run` first, or pass --data-dir)",
+            data_dir.display()
+        );
+    }
+    let store = Store::open(&data_dir.join("sos-edge.db"))?;
+    let tenant = store
+        .read_blocking(store::load_tenant)?
+        .context("this box has no practice configured yet")?;
+    let key = BoxKey::load_or_create(&data_dir.join("box.key"))?;
+    Ok((store, tenant, key))
+}
+
+fn print_qr(data_dir: &Path, format: QrFormat, base_url: &str, out: Option<&Path>) -> Result<()> {
+    let (store, tenant, key) = existing_practice(data_dir)?;
+    store.close();
+    let base = base_url.trim_end_matches('/');
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("--base-url must start with http:// or https:// (got \"{base_url}\")");
+    }
+    let url = format!("{base}{}", checkin::link::path(&key, &tenant.tenant_id));
+    let vertical = appliance::practice::Vertical::load(&tenant.vertical)?;
+    let bytes: Vec<u8> = match format {
+        QrFormat::Svg => qr::svg(&url)?.into_bytes(),
+        QrFormat::Png => qr::png(&url, 8)?,
+        QrFormat::Poster => qr::poster_html(&qr::Poster {
+            practice_name: &tenant.name,
+            url: &url,
+            customer_word: &vertical.terms.customer,
+            appointment_word: &vertical.terms.appointment,
+            primary_color: &tenant.branding.primary_color,
+        })?
+        .into_bytes(),
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {} ({url})", path.display());
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(())
+}
+
+async fn import_file(data_dir: &Path, file: &Path) -> Result<()> {
+    let (store, tenant, key) = existing_practice(data_dir)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let report = import::parse_auto(name, &bytes)?;
+    for e in &report.errors {
+        eprintln!("{}", e);
+    }
+    let n = schedule::save(&store, &key, &tenant, report.rows, "cli:import").await?;
+    store.close();
+    println!(
+        "imported {n} appointment(s); {} row(s) had errors and were skipped",
+        report.errors.len()
+    );
+    if n == 0 && !report.errors.is_empty() {
+        bail!("nothing was imported");
+    }
+    Ok(())
+}
+
+fn staff_pin(data_dir: &Path, staff_id: &str, name: &str) -> Result<()> {
+    let (store, tenant, _) = existing_practice(data_dir)?;
+    let mut pin = String::new();
+    std::io::stdin()
+        .read_to_string(&mut pin)
+        .context("cannot read the PIN from standard input")?;
+    let pin = pin.trim_end_matches(['\n', '\r']).to_string();
+    let (t, id, n) = (
+        tenant.tenant_id.clone(),
+        staff_id.to_string(),
+        name.to_string(),
+    );
+    futures_block(store.write(move |txn| {
+        desk::auth::set_staff_secret(txn, &t, &id, &n, &pin)
+            .map_err(|e| appliance::store::StoreError::Conflict(e.to_string()))
+    }))?;
+    store.close();
+    println!("PIN set for {staff_id}");
+    Ok(())
+}

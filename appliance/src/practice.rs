@@ -1,0 +1,253 @@
+//! The practice this box serves: its replicated tenant config plus its
+//! vertical (terminology, features, templates), which is data in
+//! `assets/verticals/`, not code.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{NameDisplay, TenantConfig};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Vertical {
+    pub id: String,
+    pub label: String,
+    pub default_agent_name: String,
+    pub default_agent_voice: String,
+    pub terms: Terms,
+    pub features: Features,
+    pub templates: Templates,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Terms {
+    pub customer: String,
+    pub customers: String,
+    pub appointment: String,
+    pub appointments: String,
+    pub provider: String,
+    /// Spoken/printed before a provider's name ("Doctor Lee"); may be empty.
+    pub provider_title: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Features {
+    pub patient_checkin: bool,
+    pub tv_display: bool,
+    pub voice_guidance: bool,
+    pub kids_mode: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Templates {
+    pub welcome: String,
+    pub welcome_walk_in: String,
+    pub call: String,
+    pub checked_in: String,
+    pub ready: String,
+    pub no_match: String,
+    pub idle_messages: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerticalError {
+    #[error("unknown vertical \"{0}\" (known: dental, vet, legal)")]
+    Unknown(String),
+    #[error("vertical file {0} is invalid: {1}")]
+    Invalid(&'static str, String),
+}
+
+const SHIPPED: [(&str, &str); 3] = [
+    ("dental", include_str!("../../assets/verticals/dental.toml")),
+    ("vet", include_str!("../../assets/verticals/vet.toml")),
+    ("legal", include_str!("../../assets/verticals/legal.toml")),
+];
+
+impl Vertical {
+    pub fn load(id: &str) -> Result<Vertical, VerticalError> {
+        let (name, text) = SHIPPED
+            .iter()
+            .find(|(name, _)| *name == id)
+            .ok_or_else(|| VerticalError::Unknown(id.to_string()))?;
+        toml::from_str(text).map_err(|e| VerticalError::Invalid(name, e.to_string()))
+    }
+
+    pub fn known() -> impl Iterator<Item = &'static str> {
+        SHIPPED.iter().map(|(n, _)| *n)
+    }
+}
+
+/// Fills `{name}` placeholders; unknown placeholders are left as they are.
+pub fn fill(template: &str, values: &BTreeMap<&str, String>) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if values.contains_key(&after[..close]) => {
+                out.push_str(&values[&after[..close]]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Tenant config and vertical together: what every page and message needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Practice {
+    pub config: TenantConfig,
+    pub vertical: Vertical,
+}
+
+impl Practice {
+    pub fn new(config: TenantConfig) -> Result<Practice, VerticalError> {
+        let vertical = Vertical::load(&config.vertical)?;
+        Ok(Practice { config, vertical })
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.config.tenant_id
+    }
+
+    /// A feature is on when the vertical has it and the plan/status allow it.
+    /// Plans gate features, never data.
+    pub fn feature(&self, name: &str) -> bool {
+        let f = &self.vertical.features;
+        let by_vertical = match name {
+            "patient_checkin" => f.patient_checkin,
+            "tv_display" => f.tv_display,
+            "voice_guidance" => f.voice_guidance,
+            "kids_mode" => f.kids_mode,
+            _ => false,
+        };
+        let active = !matches!(self.config.status.as_str(), "suspended" | "cancelled");
+        let by_plan = match name {
+            "voice_guidance" | "kids_mode" => self.config.plan != "starter",
+            _ => true,
+        };
+        by_vertical && by_plan && (active || name == "patient_checkin")
+    }
+
+    /// How many TVs the plan allows.
+    pub fn max_displays(&self) -> usize {
+        match self.config.plan.as_str() {
+            "starter" => 1,
+            "pro" => 3,
+            _ => 10,
+        }
+    }
+
+    /// "Doctor Lee" for a provider called "Lee" (or "Dr. Lee" as entered).
+    pub fn provider_phrase(&self, provider_name: Option<&str>) -> String {
+        let title = self.vertical.terms.provider_title.trim();
+        match provider_name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(name) if title.is_empty() || name.starts_with("Dr") => name.to_string(),
+            Some(name) => format!("{title} {name}"),
+            None => format!("the {}", self.vertical.terms.provider),
+        }
+    }
+
+    /// What the lobby may show for a person: never more than first name and
+    /// last initial, less if the practice chooses.
+    pub fn lobby_name(&self, first: &str, last: &str, ticket: i64) -> String {
+        let initial = |s: &str| {
+            s.trim()
+                .chars()
+                .next()
+                .map(|c| c.to_uppercase().to_string())
+        };
+        match self.config.settings.name_display {
+            NameDisplay::FirstLastInitial => match initial(last) {
+                Some(l) => format!("{} {l}.", first.trim()),
+                None => first.trim().to_string(),
+            },
+            NameDisplay::Initials => {
+                let f = initial(first).unwrap_or_default();
+                match initial(last) {
+                    Some(l) => format!("{f}. {l}."),
+                    None => format!("{f}."),
+                }
+            }
+            NameDisplay::Ticket => format!("Ticket {ticket}"),
+        }
+    }
+
+    pub fn values(&self) -> BTreeMap<&'static str, String> {
+        let mut v = BTreeMap::new();
+        v.insert("practice", self.config.name.clone());
+        v.insert("agent", self.config.agent_name.clone());
+        v.insert("customer", self.vertical.terms.customer.clone());
+        v.insert("appointment", self.vertical.terms.appointment.clone());
+        v.insert("provider_word", self.vertical.terms.provider.clone());
+        v
+    }
+
+    pub fn idle_messages(&self) -> Vec<String> {
+        let values = self.values();
+        self.vertical
+            .templates
+            .idle_messages
+            .iter()
+            .chain(self.config.branding.messages.iter())
+            .map(|m| fill(m, &values))
+            .collect()
+    }
+
+    pub fn timezone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.config.settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// Today's date (YYYY-MM-DD) in the practice's time zone.
+    pub fn today(&self) -> String {
+        jiff::Timestamp::now()
+            .to_zoned(self.timezone())
+            .date()
+            .to_string()
+    }
+
+    /// "2:30 PM" in the practice's time zone.
+    pub fn clock(&self, at_ms: i64) -> String {
+        match jiff::Timestamp::from_millisecond(at_ms) {
+            Ok(ts) => ts
+                .to_zoned(self.timezone())
+                .strftime("%-I:%M %p")
+                .to_string(),
+            Err(_) => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_vertical_parses_and_uses_its_own_words() {
+        for id in Vertical::known() {
+            let v = Vertical::load(id).unwrap();
+            assert_eq!(v.id, id);
+        }
+        let vet = Vertical::load("vet").unwrap();
+        assert_eq!(vet.terms.customer, "pet owner");
+        assert_eq!(vet.terms.appointment, "visit");
+        assert_eq!(vet.terms.provider, "vet");
+        assert!(Vertical::load("plumbing").is_err());
+    }
+
+    #[test]
+    fn fill_replaces_known_placeholders_only() {
+        let mut v = BTreeMap::new();
+        v.insert("first_name", "Sarah".to_string());
+        assert_eq!(
+            fill("Hi {first_name}, {unknown} {", &v),
+            "Hi Sarah, {unknown} {"
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! The box's HTTP server: routes for the patient's phone (`/c/…`,
+//! `/status/…`), the lobby TVs (`/tv`), the front desk (`/desk`), and
+//! operations (`/healthz`, `/metrics`).
+
+pub mod error;
+pub mod limits;
+pub mod templates;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::clinic::Clinic;
+use crate::{checkin, desk, display, store};
+use error::{WebError, rejection_message};
+
+pub type WebResult<T> = Result<T, WebError>;
+
+/// JSON body whose problems are explained in plain words.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(WebError))]
+pub struct JsonBody<T>(pub T);
+
+impl From<JsonRejection> for WebError {
+    fn from(r: JsonRejection) -> WebError {
+        WebError::new(r.status(), rejection_message(r.status())).json()
+    }
+}
+
+/// Form body whose problems are explained in plain words.
+#[derive(FromRequest)]
+#[from_request(via(axum::Form), rejection(WebError))]
+pub struct FormBody<T>(pub T);
+
+impl From<FormRejection> for WebError {
+    fn from(r: FormRejection) -> WebError {
+        WebError::new(r.status(), rejection_message(r.status()))
+    }
+}
+
+/// Largest request body the box accepts: forms here are a few hundred bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+pub fn router(clinic: Arc<Clinic>) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/assets/{file}", get(asset))
+        .route("/brand/logo.svg", get(logo))
+        .route(
+            "/c/{tenant}/{sig}",
+            get(checkin::pages::form).post(checkin::pages::submit),
+        )
+        .route("/status/{token}", get(checkin::pages::status_page))
+        .route("/status/{token}/ws", get(checkin::pages::status_ws))
+        .route("/tv", get(display::tv_page))
+        .route("/tv/ws", get(display::tv_ws))
+        .route("/desk", get(desk::page))
+        .route(
+            "/desk/login",
+            get(desk::auth::login_form).post(desk::auth::login),
+        )
+        .route("/desk/logout", post(desk::auth::logout))
+        .route("/desk/pair", get(desk::pair_page))
+        .route("/desk/ws", get(desk::ws))
+        .route("/desk/api/today", get(desk::today))
+        .route("/desk/api/audit", get(desk::audit))
+        .route("/desk/api/checkins", post(desk::check_in))
+        .route(
+            "/desk/api/checkins/{id}/{action}",
+            post(desk::change_status),
+        )
+        .route("/desk/api/displays/pair", post(desk::pair_display))
+        .route("/desk/api/displays/{id}/revoke", post(desk::revoke_display))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(clinic.clone(), observe))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(clinic)
+}
+
+async fn not_found() -> WebError {
+    WebError::not_found("There is no page here.")
+}
+
+async fn observe(State(clinic): State<Arc<Clinic>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    clinic.metrics.observe(
+        &route,
+        &method,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Everything is served by the box itself: no CDN, no third party.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Cross-site form posts carry a foreign Origin; refuse them. Requests
+/// without Origin (old browsers, curl) fall back to the other checks.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    origin_host == host
+}
+
+/// The address this client reached us by (IP or mDNS name), for links it
+/// will show; falls back to the configured public URL.
+pub fn base_url(headers: &HeaderMap, fallback: &str) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() < 256
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .map(|h| format!("http://{h}"))
+        .unwrap_or_else(|| fallback.trim_end_matches('/').to_string())
+}
+
+async fn home(State(clinic): State<Arc<Clinic>>) -> WebResult<Html<String>> {
+    let practice = clinic.practice();
+    let body = templates::render(
+        "home.html",
+        minijinja::context! { practice_name => practice.config.name },
+    )
+    .map_err(|_| WebError::internal())?;
+    Ok(Html(body))
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match templates::static_file(&file) {
+        Some((mime, body)) => (
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            body,
+        )
+            .into_response(),
+        None => not_found().await.into_response(),
+    }
+}
+
+async fn logo(State(clinic): State<Arc<Clinic>>) -> Response {
+    let svg = clinic.practice().config.branding.logo_svg.clone();
+    if svg.is_empty() {
+        return not_found().await.into_response();
+    }
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+}
+
+/// Ready only when the database is open, migrated and answering.
+async fn healthz(State(clinic): State<Arc<Clinic>>) -> Response {
+    let tenant = clinic.tenant_id();
+    let probe = clinic
+        .store
+        .read(move |c| {
+            let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            Ok((version, store::count_pending_events(c, &tenant)?))
+        })
+        .await;
+    match probe {
+        Ok((version, pending)) if clinic.store.is_ready() => (
+            StatusCode::OK,
+            axum::Json(json!({
+                "status": "ready",
+                "database": "ok",
+                "schema_version": version,
+                "tv_clients": clinic.hub.tv_subscribers(),
+                "sync": {"events_waiting": pending},
+                "uptime_s": clinic.started_at.elapsed().as_secs(),
+            })),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "unavailable", "database": "not ready"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(clinic): State<Arc<Clinic>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        clinic.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Serves until `shutdown` fires: in-flight requests finish, TVs are told
+/// the box is going away, then the database is closed cleanly.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    clinic: Arc<Clinic>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(clinic.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    clinic.store.close();
+    Ok(())
+}

@@ -1,0 +1,33 @@
+// The patient's live status: "You're checked in" -> "We're ready for you, Room 2".
+(function () {
+  "use strict";
+  var root = document.getElementById("status");
+  if (!root) return;
+  var token = root.getAttribute("data-token");
+  var title = document.getElementById("status-title");
+  var message = document.getElementById("status-message");
+  var conn = document.getElementById("status-conn");
+  var delay = 1000;
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss:" : "ws:";
+    var ws = new WebSocket(proto + "//" + location.host + "/status/" + encodeURIComponent(token) + "/ws");
+    ws.onopen = function () { delay = 1000; conn.textContent = ""; };
+    ws.onmessage = function (ev) {
+      var m;
+      try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (m.type !== "status") return;
+      root.setAttribute("data-status", m.status);
+      message.textContent = m.message;
+      if (m.status === "called") {
+        title.textContent = "It's your turn";
+        if (navigator.vibrate) { navigator.vibrate([200, 100, 200]); }
+      }
+    };
+    ws.onclose = function () {
+      conn.textContent = "Reconnecting…";
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+  }
+  connect();
+})();
