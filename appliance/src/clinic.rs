@@ -51,6 +51,7 @@ impl Clinic {
     pub fn open(
         data_dir: &Path,
         public_url: String,
+        limits: RateLimits,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Clinic>, ClinicError> {
         let store = Store::open(&data_dir.join("sos-edge.db"))?;
@@ -69,7 +70,7 @@ impl Clinic {
             pairings: Pairings::default(),
             sessions: Sessions::default(),
             metrics: Metrics::new(),
-            limits: RateLimits::new(),
+            limits,
             public_url,
             shutdown,
             started_at: std::time::Instant::now(),

@@ -36,6 +36,9 @@ struct ServeArgs {
     /// Base URL printed in QR codes and pairing links (e.g. the box's mDNS name).
     #[arg(long, env = "SOS_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Check-ins one client (IP address) may send per minute.
+    #[arg(long, env = "SOS_CHECKIN_RATE_PER_MINUTE", default_value_t = appliance::web::limits::DEFAULT_CHECKINS_PER_MINUTE)]
+    checkin_rate_per_minute: u32,
 }
 
 #[derive(Subcommand)]
@@ -179,7 +182,14 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
     let public_url = args.public_url.or(file.public_url);
     let store = open_seeded(&data_dir, file.practice)?;
     store.close();
-    serve(&data_dir, listen, public_url, None).await
+    serve(
+        &data_dir,
+        listen,
+        public_url,
+        args.checkin_rate_per_minute,
+        None,
+    )
+    .await
 }
 
 async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
@@ -214,13 +224,21 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    serve(&data_dir, listen, args.public_url, Some(note)).await
+    serve(
+        &data_dir,
+        listen,
+        args.public_url,
+        args.checkin_rate_per_minute,
+        Some(note),
+    )
+    .await
 }
 
 async fn serve(
     data_dir: &Path,
     listen: SocketAddr,
     public_url: Option<String>,
+    checkins_per_minute: u32,
     note: Option<String>,
 ) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -235,7 +253,12 @@ async fn serve(
             format!("http://{bound}")
         }
     });
-    let clinic: Arc<Clinic> = Clinic::open(data_dir, public_url.clone(), stop_rx)?;
+    let clinic: Arc<Clinic> = Clinic::open(
+        data_dir,
+        public_url.clone(),
+        appliance::web::limits::RateLimits::new(checkins_per_minute.max(1)),
+        stop_rx,
+    )?;
     let practice = clinic.practice();
     let checkin_url = format!(
         "{public_url}{}",
