@@ -735,6 +735,24 @@ pub fn pending_events(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Marks events the cloud acknowledged. Unknown or already-sent ids are
+/// ignored, so a repeated acknowledgement changes nothing.
+pub fn mark_events_sent(
+    conn: &Connection,
+    tenant: &str,
+    event_ids: &[String],
+    at: i64,
+) -> StoreResult<usize> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE outbox SET sent_at = ?3 WHERE tenant_id = ?1 AND event_id = ?2 AND sent_at IS NULL",
+    )?;
+    let mut n = 0;
+    for id in event_ids {
+        n += stmt.execute(params![tenant, id, at])?;
+    }
+    Ok(n)
+}
+
 pub fn count_pending_events(conn: &Connection, tenant: &str) -> StoreResult<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM outbox WHERE tenant_id = ?1 AND sent_at IS NULL",
