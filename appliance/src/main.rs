@@ -264,6 +264,8 @@ async fn serve(
         "{public_url}{}",
         checkin::link::path(&clinic.key, practice.tenant_id())
     );
+    // Handle SIGTERM from here on, before anyone is told we are up.
+    let signals = Signals::install()?;
     // Machine-readable first line for scripts and tests.
     println!("listening on http://{bound}");
     println!("  practice:     {}", practice.config.name);
@@ -275,7 +277,7 @@ async fn serve(
     }
     tracing::info!(%bound, "serving");
     let shutdown = async move {
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down: finishing requests, closing the database");
         let _ = stop_tx.send(true);
     };
@@ -284,28 +286,26 @@ async fn serve(
     Ok(())
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
+/// SIGTERM (systemd stop) and SIGINT (Ctrl-C), installed up front.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
 

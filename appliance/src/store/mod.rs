@@ -81,10 +81,8 @@ impl Store {
     pub fn open(path: &Path) -> StoreResult<Store> {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: in WAL mode NORMAL may lose the last commits on power loss,
-        // and a check-in acknowledged to a phone must survive that.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        // Check the version before anything writes to the file (even
+        // switching to WAL rewrites the header).
         let found: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
@@ -93,6 +91,10 @@ impl Store {
                 known: SCHEMA_VERSION,
             });
         }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: in WAL mode NORMAL may lose the last commits on power loss,
+        // and a check-in acknowledged to a phone must survive that.
+        conn.pragma_update(None, "synchronous", "FULL")?;
         migrations()
             .to_latest(&mut conn)
             .map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -268,4 +270,111 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
 /// Milliseconds since the Unix epoch, the time format of every table.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    fn tenant() -> TenantConfig {
+        TenantConfig {
+            tenant_id: "t1".into(),
+            name: "T".into(),
+            vertical: "dental".into(),
+            agent_name: "A".into(),
+            agent_voice: "v".into(),
+            plan: "pro".into(),
+            status: "active".into(),
+            branding: Branding::default(),
+            settings: Settings::default(),
+            config_version: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_in_a_group_never_undoes_the_others() {
+        let (_d, store) = open();
+        store.write(|t| upsert_tenant(t, &tenant())).await.unwrap();
+        let mut jobs = Vec::new();
+        for i in 0..50 {
+            let s = store.clone();
+            jobs.push(tokio::spawn(async move {
+                s.write(move |t| {
+                    if i % 7 == 0 {
+                        enqueue_event(t, "t1", "x", &serde_json::json!({}))?;
+                        return Err(StoreError::Conflict("refused".into()));
+                    }
+                    enqueue_event(t, "t1", "x", &serde_json::json!({ "i": i }))
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for j in jobs {
+            if j.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        let stored = store.read(|c| count_pending_events(c, "t1")).await.unwrap();
+        assert_eq!(ok, 42);
+        assert_eq!(stored, 42, "failed jobs left nothing, good ones all stayed");
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_cannot_be_edited_or_deleted() {
+        let (_d, store) = open();
+        store
+            .write(|t| {
+                upsert_tenant(t, &tenant())?;
+                append_audit(t, "t1", "me", "x", "y", &serde_json::json!({}))
+            })
+            .await
+            .unwrap();
+        let upd = store
+            .write(|t| Ok(t.execute("UPDATE audit_log SET actor = 'someone else'", [])?))
+            .await;
+        assert!(upd.unwrap_err().to_string().contains("append-only"));
+        let del = store
+            .write(|t| Ok(t.execute("DELETE FROM audit_log", [])?))
+            .await;
+        assert!(del.is_err());
+        let rows = store.read(|c| recent_audit(c, "t1", 10)).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].actor, "me");
+    }
+
+    #[tokio::test]
+    async fn acknowledged_events_are_marked_once() {
+        let (_d, store) = open();
+        let id = store
+            .write(|t| {
+                upsert_tenant(t, &tenant())?;
+                enqueue_event(t, "t1", "checkin.arrived", &serde_json::json!({}))
+            })
+            .await
+            .unwrap();
+        let ids = vec![id.clone(), id, "unknown".to_string()];
+        let first = {
+            let ids = ids.clone();
+            store
+                .write(move |t| mark_events_sent(t, "t1", &ids, 5))
+                .await
+                .unwrap()
+        };
+        let again = store
+            .write(move |t| mark_events_sent(t, "t1", &ids, 6))
+            .await
+            .unwrap();
+        assert_eq!((first, again), (1, 0));
+        assert_eq!(
+            store.read(|c| count_pending_events(c, "t1")).await.unwrap(),
+            0
+        );
+    }
 }

@@ -35,7 +35,7 @@ impl RateLimits {
                 checkins_per_minute,
                 checkins_per_minute.div_ceil(2),
             )),
-            login: RateLimiter::keyed(per_minute(10, 5)),
+            login: RateLimiter::keyed(per_minute(10, 10)),
         }
     }
 

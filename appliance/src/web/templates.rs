@@ -63,7 +63,9 @@ fn env() -> &'static Environment<'static> {
 }
 
 pub fn render(name: &str, ctx: minijinja::Value) -> Result<String, minijinja::Error> {
-    env().get_template(name)?.render(ctx)
+    env().get_template(name)?.render(ctx).inspect_err(|e| {
+        tracing::error!(template = name, error = %e, "page failed to render");
+    })
 }
 
 /// Static files (CSS, JS) served under `/assets/`.
