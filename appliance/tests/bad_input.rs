@@ -67,7 +67,8 @@ async fn malformed_or_oversized_forms_get_plain_errors_and_store_nothing() {
         .unwrap();
     let token = hidden_value(&form, "form_token").unwrap();
 
-    let cases: Vec<(Vec<(&str, String)>, u16, &str)> = vec![
+    type Case = (Vec<(&'static str, String)>, u16, &'static str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 ("first_name", "Sarah".into()),
