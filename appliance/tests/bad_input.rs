@@ -7,14 +7,7 @@ use common::*;
 use serde_json::json;
 
 async fn events_waiting(d: &Daemon) -> i64 {
-    let h: serde_json::Value = client()
-        .get(d.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = get_json(&d.url("/healthz")).await;
     h["sync"]["events_waiting"].as_i64().unwrap()
 }
 

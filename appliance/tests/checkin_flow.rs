@@ -30,14 +30,7 @@ async fn a_qr_check_in_reaches_the_tv_the_desk_and_the_phone() {
     }
 
     // The phone's status page.
-    let page = client()
-        .get(d.url(&status_path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&d.url(&status_path)).await;
     assert!(page.contains("Thanks, Sarah"), "{page}");
     assert!(page.contains("You&#x27;re checked in") || page.contains("You're checked in"));
     let mut phone = ws(&d.ws_url(&format!("{status_path}/ws"))).await;

@@ -14,28 +14,14 @@ fn bin() -> Command {
 #[tokio::test]
 async fn health_and_metrics_report_what_is_happening() {
     let d = Daemon::demo();
-    let h: serde_json::Value = client()
-        .get(d.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = get_json(&d.url("/healthz")).await;
     assert_eq!(h["status"], "ready");
     assert_eq!(h["schema_version"], 1);
 
     let staff = sign_in(&d).await;
     let (_tv, _, _) = paired_tv(&d, &staff).await;
     check_in(&d, "Sarah", "Jones", "1985-04-23", false).await;
-    let m = client()
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = get_text(&d.url("/metrics")).await;
     assert!(
         m.contains("sos_edge_checkins_total{method=\"qr\"} 1"),
         "{m}"
@@ -66,14 +52,7 @@ async fn a_check_in_survives_a_restart_and_shutdown_is_clean() {
         "WAL left behind"
     );
     let d = Daemon::demo_in(dir, &[]);
-    let page = client()
-        .get(d.url(&status_path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&d.url(&status_path)).await;
     assert!(page.contains("Thanks, Sarah"));
     let again = check_in(&d, "Sarah", "Jones", "1985-04-23", false).await;
     assert!(again.body.contains("already checked in"));
@@ -173,24 +152,10 @@ async fn a_configured_vet_practice_speaks_its_own_words() {
         }
     }
     let path = &link[link.find("/c/").unwrap()..];
-    let page = client()
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&format!("{base}{path}")).await;
     assert!(page.contains("Happy Paws Vet"));
     assert!(page.contains("your visit today"), "{page}");
-    let login = client()
-        .get(format!("{base}/desk/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login = get_text(&format!("{base}/desk/login")).await;
     assert!(
         login.contains("staff-pin"),
         "no PIN yet: says how to set one"
