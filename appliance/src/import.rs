@@ -291,62 +291,39 @@ fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A person's name: trimmed, inner whitespace collapsed, bounded, and free
-/// of characters that only ever appear in markup or injection attempts.
-fn clean_name(label: &str, raw: &str) -> Result<String, String> {
+/// One free-text field: trimmed, inner whitespace collapsed, bounded; names
+/// and providers are also free of characters that only ever appear in markup
+/// or injection attempts.
+fn clean_text(label: &str, raw: &str, max: usize, name_like: bool) -> Result<String, String> {
     // A tab is just whitespace to collapse; a line break means a broken cell.
     if raw.chars().any(|c| c != '\t' && is_forbidden_char(c)) {
         return Err(format!("{label} contains control characters"));
     }
-    let name = collapse_ws(raw);
-    if name.is_empty() {
+    let text = collapse_ws(raw);
+    if name_like && text.is_empty() {
         return Err(format!("{label} is empty"));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!(
-            "{label} is longer than {MAX_NAME_CHARS} characters"
-        ));
+    if text.chars().count() > max {
+        return Err(format!("{label} is longer than {max} characters"));
     }
-    if name.contains(['<', '>', '{', '}']) {
+    if name_like && text.contains(['<', '>', '{', '}']) {
         return Err(format!(
             "{label} contains a character that is not allowed in a name (< > {{ }})"
         ));
     }
-    Ok(name)
+    Ok(text)
+}
+
+fn clean_name(label: &str, raw: &str) -> Result<String, String> {
+    clean_text(label, raw, MAX_NAME_CHARS, true)
 }
 
 fn clean_provider(label: &str, raw: &str) -> Result<String, String> {
-    if raw.chars().any(|c| c != '\t' && is_forbidden_char(c)) {
-        return Err(format!("{label} contains control characters"));
-    }
-    let name = collapse_ws(raw);
-    if name.is_empty() {
-        return Err(format!("{label} is empty"));
-    }
-    if name.chars().count() > MAX_PROVIDER_CHARS {
-        return Err(format!(
-            "{label} is longer than {MAX_PROVIDER_CHARS} characters"
-        ));
-    }
-    if name.contains(['<', '>', '{', '}']) {
-        return Err(format!(
-            "{label} contains a character that is not allowed in a name (< > {{ }})"
-        ));
-    }
-    Ok(name)
+    clean_text(label, raw, MAX_PROVIDER_CHARS, true)
 }
 
 fn clean_kind(label: &str, raw: &str) -> Result<String, String> {
-    if raw.chars().any(|c| c != '\t' && is_forbidden_char(c)) {
-        return Err(format!("{label} contains control characters"));
-    }
-    let kind = collapse_ws(raw);
-    if kind.chars().count() > MAX_KIND_CHARS {
-        return Err(format!(
-            "{label} is longer than {MAX_KIND_CHARS} characters"
-        ));
-    }
-    Ok(kind)
+    clean_text(label, raw, MAX_KIND_CHARS, false)
 }
 
 /// Notes are free text from the practice software: keep line breaks, drop
