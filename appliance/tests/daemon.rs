@@ -16,7 +16,17 @@ async fn health_and_metrics_report_what_is_happening() {
     let d = Daemon::demo();
     let h = get_json(&d.url("/healthz")).await;
     assert_eq!(h["status"], "ready");
-    assert_eq!(h["schema_version"], 1);
+    assert_eq!(h["schema_version"], 2);
+    // Browsers only send a usable Origin on form posts if the referrer
+    // policy allows it; `no-referrer` makes every post look foreign.
+    let r = client().get(d.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
 
     let staff = sign_in(&d).await;
     let (_tv, _, _) = paired_tv(&d, &staff).await;

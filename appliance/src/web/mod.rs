@@ -120,7 +120,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // same-origin, not no-referrer: with no-referrer browsers send
+        // `Origin: null` on form posts, which the same-origin check refuses.
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Everything is served by the box itself: no CDN, no third party.

@@ -76,7 +76,8 @@
       who.appendChild(brief);
       if (b.notes) who.appendChild(el("div", { "class": "brief notes" }, "Note: " + b.notes));
       tr.appendChild(who);
-      tr.appendChild(el("td", {}, q.arrived + " (" + q.method + ")"));
+      var how = { qr: "phone", voice: "voice", desk: "desk" }[q.method] || q.method;
+      tr.appendChild(el("td", {}, q.arrived + " (" + how + ")"));
       tr.appendChild(el("td", {}, q.wait_minutes + " min"));
       var st = el("td");
       st.appendChild(el("span", { "class": "badge " + q.status }, q.status.replace("_", "-") + (q.room ? " · " + q.room : "")));
@@ -147,7 +148,10 @@
       var rm = el("button", { type: "button", "class": "revoke" }, "Remove");
       rm.addEventListener("click", function () {
         if (!confirm("Remove " + d.name + "? It will stop showing the lobby.")) return;
-        api("/desk/api/displays/" + encodeURIComponent(d.display_id) + "/revoke").then(refresh)
+        api("/desk/api/displays/" + encodeURIComponent(d.display_id) + "/revoke").then(function () {
+          $("pair-result").textContent = "Removed: " + d.name + ". It now shows a pairing code.";
+          return refresh();
+        })
           .catch(function (e) { showError(e.message); });
       });
       li.appendChild(rm);

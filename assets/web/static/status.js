@@ -16,11 +16,16 @@
       var m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
       if (m.type !== "status") return;
+      var before = root.getAttribute("data-status");
       root.setAttribute("data-status", m.status);
       message.textContent = m.message;
+      var first = root.getAttribute("data-first-name");
       if (m.status === "called") {
-        title.textContent = "It's your turn";
-        if (navigator.vibrate) { navigator.vibrate([200, 100, 200]); }
+        title.textContent = first ? "It's your turn, " + first : "It's your turn";
+        // Buzz once when the call comes, not again on every reconnect.
+        if (before !== "called" && navigator.vibrate) { navigator.vibrate([200, 100, 200]); }
+      } else {
+        title.textContent = first ? "Thanks, " + first : "Thanks";
       }
     };
     ws.onclose = function () {

@@ -7,6 +7,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = { seq: 0, queue: [], practice: null };
   var messages = [], msgIndex = 0, delay = 1000, ws = null, welcomeTimer = null;
+  var notice = ""; // why this TV is unpaired again (e.g. removed by the desk)
 
   function show(which) {
     $("pairing").hidden = which !== "pairing";
@@ -24,6 +25,8 @@
     // The logo is the practice's own SVG from the box's replica.
     $("tv-logo").innerHTML = p.logo_svg || "";
     messages = p.messages || [];
+    // A freshly paired or reloaded TV shows a message now, not 8 s later.
+    if (!$("tv-message").textContent) rotate();
   }
 
   function render() {
@@ -69,11 +72,14 @@
       $("pair-code").textContent = m.code;
       $("pair-qr").innerHTML = m.qr_svg || "";
       $("pair-note").textContent = "Or open " + m.url + " on a staff phone.";
+      $("pair-notice").textContent = notice;
+      $("pair-notice").hidden = !notice;
       return;
     }
     if (m.type === "paired") { localStorage.setItem(KEY, m.token); return; }
     if (m.type === "revoked") {
       localStorage.removeItem(KEY);
+      notice = m.message || "This TV is not paired.";
       state.queue = [];
       render();
       show("connecting");
@@ -83,6 +89,7 @@
     if (m.type === "welcome") return;
     if (typeof m.seq !== "number") return;
     if (m.type === "snapshot") {
+      notice = "";
       state.seq = m.seq;
       state.queue = m.queue || [];
       state.queue.forEach(function (e) { if (e.status === "called") e.called_seq = 0; });
