@@ -34,3 +34,21 @@ if [ "${rust_minor:-0}" -lt 95 ]; then
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# --- Voice out (issue 3): piper-rs and rodio --------------------------------
+# cmake clang libclang-dev : espeak-rs-sys builds the vendored espeak-ng (cmake + bindgen)
+# libsonic-dev             : otherwise espeak-ng's CMake tries to git-clone sonic (no network)
+# libasound2-dev           : rodio/cpal (alsa-sys)
+# espeak-ng-data sox alsa-utils : run-time phoneme data fallback, test tooling (chime, file-backed ALSA)
+voice_apt=()
+command -v cmake >/dev/null 2>&1 || voice_apt+=(cmake)
+command -v clang >/dev/null 2>&1 || voice_apt+=(clang)
+for pkg in libclang-dev libsonic-dev libasound2-dev espeak-ng-data; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || voice_apt+=("$pkg")
+done
+command -v sox >/dev/null 2>&1 || voice_apt+=(sox)
+command -v aplay >/dev/null 2>&1 || voice_apt+=(alsa-utils)
+if [ ${#voice_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${voice_apt[*]} (voice)"
+  apt_install "${voice_apt[@]}"
+fi
