@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# Ensures a PostgreSQL server answers on 127.0.0.1:5432 with trust auth for
-# the user `postgres` (what the cloud-sync integration tests use).
-# Idempotent; returns at once when one is already answering.
-#   scripts/postgres.sh            # ensure
-#   PGPORT=5433 scripts/postgres.sh
+# Ensures a PostgreSQL server answers on 127.0.0.1:5432 and lets the user
+# `postgres` in without a password over loopback (what the cloud-sync
+# integration tests use). Idempotent; returns at once when one already does.
+#   scripts/postgres.sh
+#   PGPORT=5433 scripts/postgres.sh     # another port
 set -euo pipefail
 
 HOST=127.0.0.1
 PORT="${PGPORT:-5432}"
 
-answering() {
-    if command -v pg_isready >/dev/null 2>&1; then
-        pg_isready -q -h "$HOST" -p "$PORT" -U postgres
+usable() {
+    if command -v psql >/dev/null 2>&1; then
+        psql -h "$HOST" -p "$PORT" -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1
     else
         (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null
     fi
 }
 
-if answering; then
+if usable; then
     echo "postgres: answering on $HOST:$PORT"
     exit 0
 fi
@@ -28,40 +28,45 @@ as_root() {
 
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
     echo "postgres: installing the postgresql package"
-    export DEBIAN_FRONTEND=noninteractive
     as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
-    as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq postgresql >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq postgresql >/dev/null
 fi
 
-# Newest installed major version.
-VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n1)"
-CLUSTER=sostest
-if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -qx "$VERSION $CLUSTER"; then
+# The cluster on this port (Debian's package creates "main" on 5432), or a
+# new one.
+read -r VERSION CLUSTER < <(pg_lsclusters -h 2>/dev/null | awk -v p="$PORT" '$3 == p {print $1, $2; exit}') || true
+CONF=""
+if [ -z "${CLUSTER:-}" ]; then
+    VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n1)"
+    CLUSTER=sostest
     echo "postgres: creating cluster $VERSION/$CLUSTER on port $PORT"
-    as_root pg_createcluster "$VERSION" "$CLUSTER" -p "$PORT" -- --auth=trust >/dev/null
+    as_root pg_createcluster "$VERSION" "$CLUSTER" -p "$PORT" >/dev/null
+    CONF="/etc/postgresql/$VERSION/$CLUSTER"
+    as_root sed -i -E "s/^#?listen_addresses *=.*/listen_addresses = 'localhost'/" "$CONF/postgresql.conf"
 fi
 CONF="/etc/postgresql/$VERSION/$CLUSTER"
-# Trust on loopback only (tests), listening on loopback only.
-as_root sh -c "cat > '$CONF/pg_hba.conf'" <<HBA
-local   all all                 trust
-host    all all 127.0.0.1/32    trust
-host    all all ::1/128         trust
-HBA
-as_root sed -i "s/^#\?listen_addresses.*/listen_addresses = 'localhost'/" "$CONF/postgresql.conf"
-as_root sed -i "s/^#\?port = .*/port = $PORT/" "$CONF/postgresql.conf"
+# Test machines: let `postgres` in over loopback without a password. The
+# lines go first (the first match wins); the previous file is kept.
+MARK="# sos-edge tests: trust on loopback"
+if ! as_root grep -qF "$MARK" "$CONF/pg_hba.conf"; then
+    echo "postgres: allowing password-less loopback access in $CONF/pg_hba.conf (backup: pg_hba.conf.sos-backup)"
+    as_root cp "$CONF/pg_hba.conf" "$CONF/pg_hba.conf.sos-backup"
+    as_root sh -c "{ printf '%s\n' '$MARK' 'host all postgres 127.0.0.1/32 trust' 'host all postgres ::1/128 trust'; cat '$CONF/pg_hba.conf.sos-backup'; } > '$CONF/pg_hba.conf'"
+fi
 
-if pg_lsclusters -h | awk -v v="$VERSION" -v c="$CLUSTER" '$1==v && $2==c {print $4}' | grep -q online; then
+if pg_lsclusters -h | awk -v v="$VERSION" -v c="$CLUSTER" '$1 == v && $2 == c {print $4}' | grep -q online; then
     as_root pg_ctlcluster "$VERSION" "$CLUSTER" reload
 else
     as_root pg_ctlcluster "$VERSION" "$CLUSTER" start
 fi
 
-for _ in $(seq 1 50); do
-    if answering; then
-        echo "postgres: answering on $HOST:$PORT"
+for _ in $(seq 1 100); do
+    if usable; then
+        echo "postgres: answering on $HOST:$PORT ($VERSION/$CLUSTER)"
         exit 0
     fi
     sleep 0.2
 done
-echo "postgres: the server did not come up on $HOST:$PORT" >&2
+echo "postgres: no usable server on $HOST:$PORT (see /var/log/postgresql/)" >&2
 exit 1

@@ -1,1 +1,17 @@
-//! Box <-> cloud sync protocol and the cloud control plane (issue 6 fills this in).
+//! The box <-> cloud sync protocol, shared by the box (`sos-appliance`) and
+//! the cloud (`sos-cloud`, in `cloud-sync/server`).
+//!
+//! * [`wire`]: the JSON messages and the protocol version.
+//! * [`auth`]: device keys and request signing (Ed25519 over method, path,
+//!   timestamp, nonce and body hash).
+//! * `client` (feature `client`): a small HTTP client for the three calls.
+//!
+//! The wire format is documented in `docs/sync-protocol.md`.
+
+pub mod auth;
+#[cfg(feature = "client")]
+pub mod client;
+pub mod wire;
+
+pub use auth::{AuthError, DeviceKey, SignedHeaders};
+pub use wire::PROTOCOL_VERSION;

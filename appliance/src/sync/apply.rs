@@ -1,0 +1,171 @@
+//! Config from the cloud into the replica, in one transaction. Dates of
+//! birth are hashed with the box key here, on the way in, and never stored.
+
+use std::collections::BTreeMap;
+
+use cloud_sync::wire::ConfigResponse;
+use rusqlite::params;
+use serde_json::json;
+
+use crate::checkin::identity;
+use crate::secrets::BoxKey;
+use crate::store::{self, AppointmentRow, PatientRow, Provider, Store, StoreError, TenantConfig};
+
+use super::SyncError;
+
+/// What an applied config contained (counts only: safe to log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub config_version: i64,
+    pub appointments: usize,
+    pub skipped: usize,
+}
+
+/// Writes the config to the replica. `tenant_id` is the tenant this box is
+/// enrolled for; a config naming another tenant is refused.
+pub async fn apply_config(
+    store: &Store,
+    key: &BoxKey,
+    tenant_id: &str,
+    resp: ConfigResponse,
+) -> Result<Applied, SyncError> {
+    let Some(t) = resp.tenant else {
+        return Err(SyncError::Protocol(
+            "the cloud sent a changed config without the practice".into(),
+        ));
+    };
+    if t.tenant_id != tenant_id {
+        return Err(SyncError::Protocol(
+            "the cloud sent another tenant's config; refusing it".into(),
+        ));
+    }
+    let branding = serde_json::from_value(t.branding).unwrap_or_else(|_| {
+        tracing::warn!("cloud branding not understood; using defaults");
+        Default::default()
+    });
+    let settings = serde_json::from_value(t.settings).unwrap_or_else(|_| {
+        tracing::warn!("cloud settings not understood; using defaults");
+        Default::default()
+    });
+    let config = TenantConfig {
+        tenant_id: t.tenant_id.clone(),
+        name: t.name,
+        vertical: t.vertical,
+        agent_name: t.agent_name,
+        agent_voice: t.agent_voice,
+        plan: t.plan,
+        status: t.status,
+        branding,
+        settings,
+        config_version: resp.config_version,
+    };
+    // The vertical must be one this build knows, or the practice would not
+    // load after the swap.
+    crate::practice::Practice::new(config.clone())
+        .map_err(|e| SyncError::Protocol(format!("the cloud's config cannot be used: {e}")))?;
+
+    let mut providers: BTreeMap<String, Provider> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(resp.appointments.len());
+    let mut skipped = 0;
+    for a in resp.appointments {
+        let Ok(dob) = a.date_of_birth.parse::<jiff::civil::Date>() else {
+            // The id only: never the patient's data.
+            tracing::warn!(appointment = %a.appointment_id, "appointment skipped: bad date of birth");
+            skipped += 1;
+            continue;
+        };
+        providers
+            .entry(a.provider_id.clone())
+            .or_insert_with(|| Provider {
+                provider_id: a.provider_id.clone(),
+                display_name: a.provider_name.clone(),
+            });
+        let patient = PatientRow {
+            patient_id: a.patient_id.clone(),
+            name_key: identity::name_key(&a.first_name, &a.last_name),
+            dob_hash: identity::dob_hash(key, tenant_id, dob),
+            first_name: a.first_name,
+            last_name: a.last_name,
+        };
+        let appt = AppointmentRow {
+            appointment_id: a.appointment_id,
+            patient_id: a.patient_id,
+            provider_id: a.provider_id,
+            local_date: a.local_date,
+            starts_at: a.starts_at,
+            kind: a.kind,
+            notes: a.notes,
+        };
+        rows.push((patient, appt, a.cancelled));
+    }
+    // Staff PIN hashes: argon2 PHC strings only (the box verifies them with
+    // the parameters they carry).
+    let staff: Vec<_> = resp
+        .staff
+        .into_iter()
+        .filter(|s| {
+            let ok = s.secret_hash.starts_with("$argon2") && !s.staff_id.is_empty();
+            if !ok {
+                tracing::warn!(staff = %s.staff_id, "staff entry skipped: not an argon2 hash");
+            }
+            ok
+        })
+        .collect();
+    let n = rows.len();
+    let version = resp.config_version;
+    let tenant = tenant_id.to_string();
+    store
+        .write(move |txn| {
+            store::upsert_tenant(txn, &config)?;
+            for p in providers.values() {
+                store::upsert_provider(txn, &tenant, p)?;
+            }
+            for (patient, appt, cancelled) in &rows {
+                store::upsert_patient(txn, &tenant, patient)?;
+                store::upsert_appointment(txn, &tenant, appt)?;
+                if *cancelled {
+                    txn.execute(
+                        "UPDATE appointments SET cancelled = 1
+                         WHERE tenant_id = ?1 AND appointment_id = ?2",
+                        params![tenant, appt.appointment_id],
+                    )
+                    .map_err(StoreError::from)?;
+                }
+            }
+            // Only changed entries: rewriting one clears its lock-out.
+            let known = store::list_staff(txn, &tenant)?;
+            for s in &staff {
+                let same = known.iter().any(|k| {
+                    k.staff_id == s.staff_id && k.name == s.name && k.secret_hash == s.secret_hash
+                });
+                if !same {
+                    store::upsert_staff(
+                        txn,
+                        &tenant,
+                        &store::StaffRow {
+                            staff_id: s.staff_id.clone(),
+                            name: s.name.clone(),
+                            secret_hash: s.secret_hash.clone(),
+                            failed_attempts: 0,
+                            locked_until: None,
+                        },
+                    )?;
+                }
+            }
+            store::append_audit(
+                txn,
+                &tenant,
+                "cloud",
+                "config.synced",
+                "tenant",
+                &json!({"config_version": version, "appointments": rows.len()}),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Applied {
+        config_version: version,
+        appointments: n,
+        skipped,
+    })
+}

@@ -1,0 +1,394 @@
+//! Operator actions: tenants, provisioning tokens, devices, appointments.
+//! Used by the `sos-cloud` CLI (and by tests). Every change to what a box
+//! sees bumps the tenant's `config_version` and NOTIFYs, in one transaction.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cloud_sync::wire::Appointment;
+use deadpool_postgres::Pool;
+use sha2::{Digest, Sha256};
+use tokio_postgres::GenericClient;
+
+use crate::db::{CONFIG_CHANNEL, DbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("no tenant {0}")]
+    NoTenant(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<tokio_postgres::Error> for AdminError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        AdminError::Db(DbError::Postgres(e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for AdminError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        AdminError::Db(DbError::Pool(e))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TenantFields {
+    pub name: Option<String>,
+    pub vertical: Option<String>,
+    pub agent_name: Option<String>,
+    pub agent_voice: Option<String>,
+    pub plan: Option<String>,
+    pub status: Option<String>,
+    pub branding: Option<serde_json::Value>,
+    pub settings: Option<serde_json::Value>,
+}
+
+pub const PLANS: &[&str] = &["starter", "pro", "elite"];
+pub const STATUSES: &[&str] = &["trialing", "active", "past_due", "suspended", "cancelled"];
+
+fn check_fields(f: &TenantFields) -> Result<(), AdminError> {
+    if let Some(p) = &f.plan
+        && !PLANS.contains(&p.as_str())
+    {
+        return Err(AdminError::Invalid(format!(
+            "plan must be one of {}",
+            PLANS.join(", ")
+        )));
+    }
+    if let Some(s) = &f.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(AdminError::Invalid(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    for (what, v) in [("branding", &f.branding), ("settings", &f.settings)] {
+        if let Some(v) = v
+            && !v.is_object()
+        {
+            return Err(AdminError::Invalid(format!("{what} must be a JSON object")));
+        }
+    }
+    Ok(())
+}
+
+fn default_agent(vertical: &str) -> &'static str {
+    match vertical {
+        "dental" => "Dandan",
+        "vet" => "Vivi",
+        "legal" => "Lex",
+        _ => "Sam",
+    }
+}
+
+/// Creates a tenant; returns its id.
+pub async fn create_tenant(pool: &Pool, f: TenantFields) -> Result<String, AdminError> {
+    check_fields(&f)?;
+    let name = f
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| AdminError::Invalid("a tenant needs a name".into()))?;
+    let vertical = f.vertical.unwrap_or_else(|| "dental".into());
+    let agent_name = f
+        .agent_name
+        .unwrap_or_else(|| default_agent(&vertical).into());
+    let agent_voice = f.agent_voice.unwrap_or_else(|| "en_US-amy-medium".into());
+    let plan = f.plan.unwrap_or_else(|| "starter".into());
+    let status = f.status.unwrap_or_else(|| "trialing".into());
+    let branding = f.branding.unwrap_or_else(|| serde_json::json!({}));
+    let settings = f.settings.unwrap_or_else(|| serde_json::json!({}));
+    let id = format!("t-{}", uuid::Uuid::now_v7().simple());
+    let client = pool.get().await?;
+    client
+        .execute(
+            "INSERT INTO tenants (tenant_id, name, vertical, agent_name, agent_voice, plan, status,
+                                  branding, settings)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb)",
+            &[
+                &id,
+                &name,
+                &vertical,
+                &agent_name,
+                &agent_voice,
+                &plan,
+                &status,
+                &branding.to_string(),
+                &settings.to_string(),
+            ],
+        )
+        .await?;
+    audit(&**client, Some(&id), "operator", "tenant.created", &id).await?;
+    Ok(id)
+}
+
+/// Changes some of a tenant's fields; returns the new config version.
+pub async fn update_tenant(pool: &Pool, tenant: &str, f: TenantFields) -> Result<i64, AdminError> {
+    check_fields(&f)?;
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let n = tx
+        .execute(
+            "UPDATE tenants SET
+                name = COALESCE($2, name), vertical = COALESCE($3, vertical),
+                agent_name = COALESCE($4, agent_name), agent_voice = COALESCE($5, agent_voice),
+                plan = COALESCE($6, plan), status = COALESCE($7, status),
+                branding = COALESCE($8::text::jsonb, branding),
+                settings = COALESCE($9::text::jsonb, settings),
+                updated_at = now()
+             WHERE tenant_id = $1",
+            &[
+                &tenant,
+                &f.name,
+                &f.vertical,
+                &f.agent_name,
+                &f.agent_voice,
+                &f.plan,
+                &f.status,
+                &f.branding.map(|v| v.to_string()),
+                &f.settings.map(|v| v.to_string()),
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AdminError::NoTenant(tenant.into()));
+    }
+    audit(&*tx, Some(tenant), "operator", "tenant.updated", tenant).await?;
+    let v = bump_version(&*tx, tenant).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// Adds or replaces appointments; returns the new config version.
+pub async fn put_appointments(
+    pool: &Pool,
+    tenant: &str,
+    appointments: &[Appointment],
+) -> Result<i64, AdminError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let exists = tx
+        .query_opt("SELECT 1 FROM tenants WHERE tenant_id = $1", &[&tenant])
+        .await?;
+    if exists.is_none() {
+        return Err(AdminError::NoTenant(tenant.into()));
+    }
+    let stmt = tx
+        .prepare(
+            "INSERT INTO appointments (tenant_id, appointment_id, patient_id, first_name, last_name,
+                 date_of_birth, provider_id, provider_name, local_date, starts_at, kind, notes, cancelled)
+             VALUES ($1, $2, $3, $4, $5, $6::text::date, $7, $8, $9::text::date, $10, $11, $12, $13)
+             ON CONFLICT (tenant_id, appointment_id) DO UPDATE SET
+                 patient_id = excluded.patient_id, first_name = excluded.first_name,
+                 last_name = excluded.last_name, date_of_birth = excluded.date_of_birth,
+                 provider_id = excluded.provider_id, provider_name = excluded.provider_name,
+                 local_date = excluded.local_date, starts_at = excluded.starts_at,
+                 kind = excluded.kind, notes = excluded.notes, cancelled = excluded.cancelled",
+        )
+        .await?;
+    for a in appointments {
+        if !is_date(&a.date_of_birth) || !is_date(&a.local_date) {
+            return Err(AdminError::Invalid(format!(
+                "appointment {}: dates must be YYYY-MM-DD",
+                a.appointment_id
+            )));
+        }
+        tx.execute(
+            &stmt,
+            &[
+                &tenant,
+                &a.appointment_id,
+                &a.patient_id,
+                &a.first_name,
+                &a.last_name,
+                &a.date_of_birth,
+                &a.provider_id,
+                &a.provider_name,
+                &a.local_date,
+                &a.starts_at,
+                &a.kind,
+                &a.notes,
+                &a.cancelled,
+            ],
+        )
+        .await?;
+    }
+    let v = bump_version(&*tx, tenant).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+async fn bump_version(tx: &impl GenericClient, tenant: &str) -> Result<i64, AdminError> {
+    let v: i64 = tx
+        .query_one(
+            "UPDATE tenants SET config_version = config_version + 1, updated_at = now()
+             WHERE tenant_id = $1 RETURNING config_version",
+            &[&tenant],
+        )
+        .await?
+        .get(0);
+    tx.execute("SELECT pg_notify($1, $2)", &[&CONFIG_CHANNEL, &tenant])
+        .await?;
+    Ok(v)
+}
+
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.trim().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Issues a one-time provisioning token valid for `ttl`; returns it (only
+/// its hash is stored).
+pub async fn create_token(pool: &Pool, tenant: &str, ttl: Duration) -> Result<String, AdminError> {
+    let mut raw = [0u8; 32];
+    cloud_sync::auth::random_bytes(&mut raw).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let token = format!("sos_prov_{}", URL_SAFE_NO_PAD.encode(raw));
+    let secs = ttl.as_secs() as f64;
+    let client = pool.get().await?;
+    let n = client
+        .execute(
+            "INSERT INTO provisioning_tokens (token_hash, tenant_id, expires_at)
+             SELECT $1, tenant_id, now() + make_interval(secs => $3)
+             FROM tenants WHERE tenant_id = $2",
+            &[&token_hash(&token), &tenant, &secs],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AdminError::NoTenant(tenant.into()));
+    }
+    audit(&**client, Some(tenant), "operator", "token.created", tenant).await?;
+    Ok(token)
+}
+
+/// Revokes a device: its calls are refused from now on. Returns false when
+/// no such active device exists.
+pub async fn revoke_device(pool: &Pool, device_id: &str) -> Result<bool, AdminError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "UPDATE devices SET revoked_at = now()
+             WHERE device_id = $1 AND revoked_at IS NULL RETURNING tenant_id",
+            &[&device_id],
+        )
+        .await?;
+    match row {
+        Some(r) => {
+            let tenant: String = r.get(0);
+            audit(
+                &**client,
+                Some(&tenant),
+                "operator",
+                "device.revoked",
+                device_id,
+            )
+            .await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub name: String,
+    pub revoked: bool,
+    pub last_seen_ms: Option<i64>,
+}
+
+pub async fn list_devices(pool: &Pool, tenant: &str) -> Result<Vec<DeviceInfo>, AdminError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT device_id, name, revoked_at IS NOT NULL,
+                    (extract(epoch FROM last_seen_at) * 1000)::bigint
+             FROM devices WHERE tenant_id = $1 ORDER BY enrolled_at",
+            &[&tenant],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| DeviceInfo {
+            device_id: r.get(0),
+            name: r.get(1),
+            revoked: r.get(2),
+            last_seen_ms: r.get(3),
+        })
+        .collect())
+}
+
+pub async fn audit(
+    client: &impl GenericClient,
+    tenant: Option<&str>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+) -> Result<(), AdminError> {
+    client
+        .execute(
+            "INSERT INTO audit_log (tenant_id, actor, action, subject) VALUES ($1, $2, $3, $4)",
+            &[&tenant, &actor, &action, &subject],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Sets a staff member's PIN or password (hashed here with argon2id; only
+/// the hash is stored and sent to the boxes). Returns the new config version.
+pub async fn set_staff(
+    pool: &Pool,
+    tenant: &str,
+    staff_id: &str,
+    name: &str,
+    secret: &str,
+) -> Result<i64, AdminError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    if secret.chars().count() < 4 {
+        return Err(AdminError::Invalid(
+            "a PIN needs at least 4 characters".into(),
+        ));
+    }
+    if staff_id.trim().is_empty() || name.trim().is_empty() {
+        return Err(AdminError::Invalid("staff id and name are required".into()));
+    }
+    let mut salt = [0u8; 16];
+    cloud_sync::auth::random_bytes(&mut salt).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let hash = argon2::Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map_err(|e| AdminError::Invalid(e.to_string()))?
+        .to_string();
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let n = tx
+        .execute(
+            "INSERT INTO staff (tenant_id, staff_id, name, secret_hash)
+             SELECT tenant_id, $2, $3, $4 FROM tenants WHERE tenant_id = $1
+             ON CONFLICT (tenant_id, staff_id) DO UPDATE SET
+                 name = excluded.name, secret_hash = excluded.secret_hash, updated_at = now()",
+            &[&tenant, &staff_id, &name, &hash],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AdminError::NoTenant(tenant.into()));
+    }
+    audit(&*tx, Some(tenant), "operator", "staff.secret_set", staff_id).await?;
+    let v = bump_version(&*tx, tenant).await?;
+    tx.commit().await?;
+    Ok(v)
+}

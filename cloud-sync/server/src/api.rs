@@ -1,0 +1,796 @@
+//! The sync HTTP API: `POST /v1/enroll`, `GET /v1/config`, `POST /v1/events`.
+//!
+//! A request is checked in this order, and nothing is written before every
+//! check passed: protocol version, body size, authentication headers,
+//! timestamp window, device known, signature, device not revoked, nonce not
+//! seen before (inserted: the replay guard, shared by every process through
+//! PostgreSQL), then the body itself.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use cloud_sync::auth::{self, AuthError, RequestAuth};
+use cloud_sync::wire::{
+    self, Appointment, ConfigResponse, EnrollRequest, EnrollResponse, ErrorBody, EventsRequest,
+    EventsResponse, PROTOCOL_VERSION, TenantConfig, codes,
+};
+use deadpool_postgres::Pool;
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::admin::token_hash;
+use crate::db::{self, WAKE_ALL};
+
+pub struct AppState {
+    pub pool: Pool,
+    pub config_changes: broadcast::Sender<String>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(wire::PATH_ENROLL, post(enroll))
+        .route(wire::PATH_CONFIG, get(config))
+        .route(wire::PATH_EVENTS, post(events))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        // The handlers read the body as bytes and refuse oversize ones
+        // themselves (a clear JSON error); this is the hard cap.
+        .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+// ------------------------------------------------------------------ errors
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+    }
+    fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::INTERNAL,
+            "the cloud could not complete the request; try again shortly",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(ErrorBody {
+                error: self.code.to_string(),
+                message: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        tracing::error!(error = %db::describe(&e), "database error");
+        ApiError::internal()
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        tracing::error!(error = %e, "database pool error");
+        ApiError::internal()
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let code = match e {
+            AuthError::ClockSkew { .. } => codes::CLOCK_SKEW,
+            AuthError::BadSignature => codes::BAD_SIGNATURE,
+            _ => codes::UNAUTHENTICATED,
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        codes::BAD_REQUEST,
+        "no such endpoint",
+    )
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.pool.get().await {
+        Ok(c) if c.simple_query("SELECT 1").await.is_ok() => {
+            axum::Json(serde_json::json!({"ok": true})).into_response()
+        }
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"ok": false})),
+        )
+            .into_response(),
+    }
+}
+
+// ------------------------------------------------------------ common checks
+
+fn check_protocol(headers: &HeaderMap) -> ApiResult<()> {
+    let v = headers
+        .get(wire::HEADER_PROTOCOL)
+        .and_then(|v| v.to_str().ok());
+    match v.map(|v| v.trim().parse::<u32>()) {
+        Some(Ok(PROTOCOL_VERSION)) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            codes::UNSUPPORTED_PROTOCOL,
+            format!("this cloud speaks sync protocol {PROTOCOL_VERSION} only; update the box"),
+        )),
+        None => Err(ApiError::bad(format!(
+            "the {} header is required",
+            wire::HEADER_PROTOCOL
+        ))),
+    }
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    match body {
+        Ok(b) if b.len() <= wire::MAX_BODY_BYTES => Ok(b),
+        Ok(_) => Err(too_large()),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+        Err(_) => Err(ApiError::bad("the request body could not be read")),
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::TOO_LARGE,
+        format!(
+            "the request body is larger than {} bytes; send smaller batches",
+            wire::MAX_BODY_BYTES
+        ),
+    )
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The authenticated caller: a device of exactly one tenant.
+#[derive(Debug, Clone)]
+struct Device {
+    device_id: String,
+    tenant_id: String,
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> ApiResult<Device> {
+    let auth = RequestAuth::parse(
+        header(headers, wire::HEADER_DEVICE),
+        header(headers, wire::HEADER_TIMESTAMP),
+        header(headers, wire::HEADER_NONCE),
+        header(headers, wire::HEADER_SIGNATURE),
+    )?;
+    auth.check_time(auth::now_ms())?;
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT tenant_id, public_key, revoked_at IS NOT NULL FROM devices WHERE device_id = $1",
+            &[&auth.device_id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::UNAUTHENTICATED,
+            "unknown device; enroll the box again",
+        ));
+    };
+    let tenant_id: String = row.get(0);
+    let key: Vec<u8> = row.get(1);
+    let revoked: bool = row.get(2);
+    let key: [u8; 32] = key
+        .as_slice()
+        .try_into()
+        .map_err(|_| ApiError::internal())?;
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or(uri.path());
+    auth.verify(&key, method.as_str(), path, body)?;
+    if revoked {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::DEVICE_REVOKED,
+            "this box has been revoked by the practice or the operator; it needs a new enrollment token",
+        ));
+    }
+    // The nonce (and the last-seen time) in one statement, committed
+    // without waiting for the disk: losing the last few nonces in a
+    // database crash only re-opens replays of requests that are idempotent
+    // anyway (config reads, event batches keyed by event id), and saves an
+    // fsync per call. Event batches themselves commit synchronously.
+    let mut client = client;
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    let fresh: i64 = tx
+        .query_one(
+            "WITH n AS (
+                 INSERT INTO device_nonces (device_id, nonce) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING RETURNING 1
+             ), seen AS (
+                 UPDATE devices SET last_seen_at = now()
+                 WHERE device_id = $1 AND EXISTS (SELECT 1 FROM n)
+                       AND (last_seen_at IS NULL OR last_seen_at < now() - interval '30 seconds')
+             )
+             SELECT count(*) FROM n",
+            &[&auth.device_id, &auth.nonce],
+        )
+        .await?
+        .get(0);
+    tx.commit().await?;
+    if fresh == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::REPLAYED,
+            "this request was already received (replayed nonce)",
+        ));
+    }
+    Ok(Device {
+        device_id: auth.device_id,
+        tenant_id,
+    })
+}
+
+/// Optional `tenant` query parameter: when a caller names a tenant it must
+/// be its own.
+fn check_tenant_param(device: &Device, tenant: Option<&str>) -> ApiResult<()> {
+    match tenant {
+        Some(t) if t != device.tenant_id => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::FORBIDDEN,
+            "this device belongs to another tenant",
+        )),
+        _ => Ok(()),
+    }
+}
+
+// --------------------------------------------------------------- enrollment
+
+async fn enroll(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<axum::Json<EnrollResponse>> {
+    check_protocol(&headers)?;
+    let body = body_bytes(body)?;
+    let req: EnrollRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("the enrollment request is malformed: {e}")))?;
+    let public_key = auth::parse_public_key(&req.public_key)
+        .map_err(|e| ApiError::bad(e.to_string()))?
+        .to_vec();
+    if req.device_name.len() > 200 {
+        return Err(ApiError::bad("device_name is longer than 200 characters"));
+    }
+    let device_id = format!("d-{}", uuid::Uuid::now_v7().simple());
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    // Single use, race-safe: the row lock makes a concurrent second use wait,
+    // then see used_at set and match nothing.
+    let row = tx
+        .query_opt(
+            "UPDATE provisioning_tokens SET used_at = now(), device_id = $2
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+             RETURNING tenant_id",
+            &[&token_hash(&req.token), &device_id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::TOKEN_INVALID,
+            "this provisioning token is unknown, expired or already used; ask for a new one",
+        ));
+    };
+    let tenant_id: String = row.get(0);
+    let inserted = tx
+        .execute(
+            "INSERT INTO devices (device_id, tenant_id, public_key, name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (public_key) DO NOTHING",
+            &[&device_id, &tenant_id, &public_key, &req.device_name],
+        )
+        .await?;
+    if inserted == 0 {
+        // Rolled back: the token stays unused.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::CONFLICT,
+            "this device key is already enrolled; generate a new key",
+        ));
+    }
+    tx.execute(
+        "INSERT INTO audit_log (tenant_id, actor, action, subject) VALUES ($1, $2, 'device.enrolled', $2)",
+        &[&tenant_id, &device_id],
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%tenant_id, %device_id, "device enrolled");
+    Ok(axum::Json(EnrollResponse {
+        protocol: PROTOCOL_VERSION,
+        device_id,
+        tenant_id,
+    }))
+}
+
+// ------------------------------------------------------------------- config
+
+#[derive(Debug, Deserialize)]
+struct ConfigQuery {
+    #[serde(default)]
+    since: i64,
+    #[serde(default)]
+    wait: u64,
+    tenant: Option<String>,
+}
+
+async fn config(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    query: Result<Query<ConfigQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<axum::Json<ConfigResponse>> {
+    check_protocol(&headers)?;
+    let body = body_bytes(body)?;
+    let device = authenticate(&state, &headers, &method, &uri, &body).await?;
+    let Query(q) = query.map_err(|_| {
+        ApiError::bad("query must be ?since=<version>&wait=<seconds> (both integers)")
+    })?;
+    check_tenant_param(&device, q.tenant.as_deref())?;
+    let wait = Duration::from_secs(q.wait.min(wire::MAX_WAIT_SECS));
+    let deadline = tokio::time::Instant::now() + wait;
+    // Subscribe before reading, so a change between the read and the wait
+    // is not missed.
+    let mut changes = state.config_changes.subscribe();
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let version = current_version(&state.pool, &device.tenant_id).await?;
+        if version != q.since {
+            return Ok(axum::Json(
+                full_config(&state.pool, &device.tenant_id).await?,
+            ));
+        }
+        // Wait for a change of this tenant (or a wake-all), the deadline, or
+        // shutdown.
+        let woke = loop {
+            tokio::select! {
+                m = changes.recv() => match m {
+                    Ok(t) if t == device.tenant_id || t == WAKE_ALL => break true,
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break true,
+                    Err(broadcast::error::RecvError::Closed) => break false,
+                },
+                _ = tokio::time::sleep_until(deadline) => break false,
+                _ = shutdown.changed() => break false,
+            }
+        };
+        if !woke {
+            let version = current_version(&state.pool, &device.tenant_id).await?;
+            if version != q.since {
+                return Ok(axum::Json(
+                    full_config(&state.pool, &device.tenant_id).await?,
+                ));
+            }
+            return Ok(axum::Json(ConfigResponse {
+                protocol: PROTOCOL_VERSION,
+                changed: false,
+                config_version: version,
+                tenant: None,
+                appointments: Vec::new(),
+                staff: Vec::new(),
+            }));
+        }
+    }
+}
+
+async fn current_version(pool: &Pool, tenant: &str) -> ApiResult<i64> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT config_version FROM tenants WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// The whole config in one snapshot (REPEATABLE READ: version, tenant and
+/// appointments agree).
+async fn full_config(pool: &Pool, tenant: &str) -> ApiResult<ConfigResponse> {
+    let mut client = pool.get().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let t = tx
+        .query_one(
+            "SELECT tenant_id, name, vertical, agent_name, agent_voice, plan, status,
+                    branding::text, settings::text, config_version
+             FROM tenants WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await?;
+    let branding: String = t.get(7);
+    let settings: String = t.get(8);
+    let tenant_cfg = TenantConfig {
+        tenant_id: t.get(0),
+        name: t.get(1),
+        vertical: t.get(2),
+        agent_name: t.get(3),
+        agent_voice: t.get(4),
+        plan: t.get(5),
+        status: t.get(6),
+        branding: serde_json::from_str(&branding).unwrap_or_default(),
+        settings: serde_json::from_str(&settings).unwrap_or_default(),
+    };
+    let version: i64 = t.get(9);
+    // Yesterday onwards (time zones), two weeks ahead.
+    let rows = tx
+        .query(
+            "SELECT appointment_id, patient_id, first_name, last_name,
+                    to_char(date_of_birth, 'YYYY-MM-DD'), provider_id, provider_name,
+                    to_char(local_date, 'YYYY-MM-DD'), starts_at, kind, notes, cancelled
+             FROM appointments
+             WHERE tenant_id = $1 AND local_date >= current_date - 1
+                   AND local_date <= current_date + 14
+             ORDER BY starts_at, appointment_id",
+            &[&tenant],
+        )
+        .await?;
+    let staff = tx
+        .query(
+            "SELECT staff_id, name, secret_hash FROM staff WHERE tenant_id = $1 ORDER BY staff_id",
+            &[&tenant],
+        )
+        .await?
+        .iter()
+        .map(|r| wire::Staff {
+            staff_id: r.get(0),
+            name: r.get(1),
+            secret_hash: r.get(2),
+        })
+        .collect();
+    tx.commit().await?;
+    let appointments = rows
+        .iter()
+        .map(|r| Appointment {
+            appointment_id: r.get(0),
+            patient_id: r.get(1),
+            first_name: r.get(2),
+            last_name: r.get(3),
+            date_of_birth: r.get(4),
+            provider_id: r.get(5),
+            provider_name: r.get(6),
+            local_date: r.get(7),
+            starts_at: r.get(8),
+            kind: r.get(9),
+            notes: r.get(10),
+            cancelled: r.get(11),
+        })
+        .collect();
+    Ok(ConfigResponse {
+        protocol: PROTOCOL_VERSION,
+        changed: true,
+        config_version: version,
+        tenant: Some(tenant_cfg),
+        appointments,
+        staff,
+    })
+}
+
+// ------------------------------------------------------------------- events
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    tenant: Option<String>,
+}
+
+async fn events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<axum::Json<EventsResponse>> {
+    check_protocol(&headers)?;
+    let body = body_bytes(body)?;
+    let device = authenticate(&state, &headers, &method, &uri, &body).await?;
+    let Query(q) = query.map_err(|_| ApiError::bad("unexpected query parameters"))?;
+    check_tenant_param(&device, q.tenant.as_deref())?;
+    let req: EventsRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("the events batch is malformed: {e}")))?;
+    wire::validate_batch(&req.events).map_err(|m| {
+        if req.events.len() > wire::MAX_EVENTS_PER_BATCH {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, m)
+        } else {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, codes::BAD_REQUEST, m)
+        }
+    })?;
+    let (applied, duplicates) = ingest(&state.pool, &device, &req.events).await?;
+    tracing::debug!(
+        tenant = %device.tenant_id,
+        device = %device.device_id,
+        applied,
+        duplicates,
+        "events ingested"
+    );
+    Ok(axum::Json(EventsResponse {
+        protocol: PROTOCOL_VERSION,
+        acked: req.events.iter().map(|e| e.event_id.clone()).collect(),
+        applied,
+        duplicates,
+    }))
+}
+
+/// Column vectors of the new `checkin.arrived` events of a batch.
+#[derive(Default)]
+struct Arrivals {
+    ids: Vec<Option<String>>,
+    appointments: Vec<Option<String>>,
+    patients: Vec<Option<String>>,
+    walk_ins: Vec<bool>,
+    methods: Vec<Option<String>>,
+    days: Vec<Option<String>>,
+    tickets: Vec<Option<i64>>,
+    ats: Vec<Option<i64>>,
+}
+
+impl Arrivals {
+    fn push(&mut self, p: &serde_json::Value) {
+        self.ids.push(str_field(p, "checkin_id"));
+        self.appointments.push(str_field(p, "appointment_id"));
+        self.patients.push(str_field(p, "patient_id"));
+        self.walk_ins
+            .push(p.get("walk_in").and_then(|v| v.as_bool()).unwrap_or(false));
+        self.methods.push(str_field(p, "method"));
+        self.days.push(str_field(p, "local_date"));
+        self.tickets.push(int_field(p, "ticket"));
+        self.ats.push(int_field(p, "arrived_at"));
+    }
+
+    /// One row per check-in id (the last arrival wins): a single INSERT …
+    /// ON CONFLICT DO UPDATE may not touch a row twice.
+    fn dedupe(&mut self) {
+        let mut last = std::collections::HashMap::new();
+        for (i, id) in self.ids.iter().enumerate() {
+            last.insert(id.clone(), i);
+        }
+        if last.len() == self.ids.len() {
+            return;
+        }
+        let keep: Vec<bool> = (0..self.ids.len())
+            .map(|i| last.get(&self.ids[i]) == Some(&i))
+            .collect();
+        fn filter<T>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+        filter(&mut self.ids, &keep);
+        filter(&mut self.appointments, &keep);
+        filter(&mut self.patients, &keep);
+        filter(&mut self.walk_ins, &keep);
+        filter(&mut self.methods, &keep);
+        filter(&mut self.days, &keep);
+        filter(&mut self.tickets, &keep);
+        filter(&mut self.ats, &keep);
+    }
+}
+
+/// Column vectors of the new `billing.*` events of a batch.
+#[derive(Default)]
+struct Billing {
+    ids: Vec<String>,
+    kinds: Vec<String>,
+    checkins: Vec<Option<String>>,
+    quantities: Vec<f64>,
+    ats: Vec<i64>,
+}
+
+type Pending<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
+
+fn str_field(p: &serde_json::Value, k: &str) -> Option<String> {
+    match p.get(k) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int_field(p: &serde_json::Value, k: &str) -> Option<i64> {
+    p.get(k).and_then(|v| v.as_i64())
+}
+
+/// Applies a batch in one transaction: new events are recorded and applied
+/// in order, known ones (same tenant and event id) are skipped. Returns
+/// (applied, duplicates).
+async fn ingest(pool: &Pool, device: &Device, events: &[wire::Event]) -> ApiResult<(usize, usize)> {
+    let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
+    let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
+    let created: Vec<i64> = events.iter().map(|e| e.created_at).collect();
+
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "INSERT INTO events (tenant_id, event_id, device_id, seq, kind, payload, created_at)
+             SELECT $1, e.id::uuid, $2, e.seq, e.kind, e.payload::jsonb, e.created
+             FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+                  AS e(id, seq, kind, payload, created)
+             ON CONFLICT (tenant_id, event_id) DO NOTHING
+             RETURNING event_id::text",
+            &[
+                &device.tenant_id,
+                &device.device_id,
+                &ids,
+                &seqs,
+                &kinds,
+                &payloads,
+                &created,
+            ],
+        )
+        .await?;
+    let new: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+
+    // Arrivals and billing go in as one statement each; status changes run
+    // after the arrivals, one by one in outbox order (pipelined on this
+    // connection: statements run in the order they are sent). Arrivals never
+    // touch the status columns, so this gives the same result as applying
+    // every event strictly in order.
+    let mut arrivals = Arrivals::default();
+    let mut bill = Billing::default();
+    let mut statuses = Vec::new();
+    for e in events
+        .iter()
+        .filter(|e| new.contains(&e.event_id.to_ascii_lowercase()))
+    {
+        let p = &e.payload;
+        if e.kind == wire::KIND_CHECKIN_ARRIVED {
+            arrivals.push(p);
+        } else if e.kind == wire::KIND_CHECKIN_STATUS {
+            statuses.push((
+                str_field(p, "checkin_id"),
+                str_field(p, "status"),
+                str_field(p, "room"),
+                int_field(p, "at").unwrap_or(e.created_at),
+                e.seq,
+            ));
+        } else if e.kind.starts_with(wire::KIND_BILLING_PREFIX) {
+            bill.ids.push(e.event_id.clone());
+            bill.kinds.push(e.kind.clone());
+            bill.checkins.push(str_field(p, "checkin_id"));
+            bill.quantities.push(
+                p.get("quantity")
+                    .or_else(|| p.get("seconds"))
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(1.0),
+            );
+            bill.ats.push(int_field(p, "at").unwrap_or(e.created_at));
+        }
+    }
+    let (t, d) = (&device.tenant_id, &device.device_id);
+    if !arrivals.ids.is_empty() {
+        arrivals.dedupe();
+        tx.execute(
+            "INSERT INTO checkins (tenant_id, checkin_id, device_id, appointment_id, patient_id,
+                                   walk_in, method, local_date, ticket, arrived_at)
+             SELECT $1, a.id, $2, a.appt, a.patient, a.walk_in, a.method, a.day, a.ticket, a.at
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[],
+                         $9::bigint[], $10::bigint[])
+                  AS a(id, appt, patient, walk_in, method, day, ticket, at)
+             ON CONFLICT (tenant_id, checkin_id) DO UPDATE SET
+                 appointment_id = excluded.appointment_id, patient_id = excluded.patient_id,
+                 walk_in = excluded.walk_in, method = excluded.method,
+                 local_date = excluded.local_date, ticket = excluded.ticket,
+                 arrived_at = excluded.arrived_at",
+            &[
+                t,
+                d,
+                &arrivals.ids,
+                &arrivals.appointments,
+                &arrivals.patients,
+                &arrivals.walk_ins,
+                &arrivals.methods,
+                &arrivals.days,
+                &arrivals.tickets,
+                &arrivals.ats,
+            ],
+        )
+        .await?;
+    }
+    if !bill.ids.is_empty() {
+        tx.execute(
+            "INSERT INTO billing_events (tenant_id, event_id, device_id, kind, checkin_id, quantity, at)
+             SELECT $1, b.id::uuid, $2, b.kind, b.checkin, b.qty, b.at
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::bigint[])
+                  AS b(id, kind, checkin, qty, at)
+             ON CONFLICT DO NOTHING",
+            &[t, d, &bill.ids, &bill.kinds, &bill.checkins, &bill.quantities, &bill.ats],
+        )
+        .await?;
+    }
+    let status = if statuses.is_empty() {
+        None
+    } else {
+        Some(
+            tx.prepare(
+                "INSERT INTO checkins (tenant_id, checkin_id, device_id, status, room, called_at,
+                                       seen_at, status_seq)
+                 VALUES ($1, $2, $3, $4, $5,
+                         CASE WHEN $4 = 'called' THEN $6::bigint END,
+                         CASE WHEN $4 = 'seen' THEN $6::bigint END, $7)
+                 ON CONFLICT (tenant_id, checkin_id) DO UPDATE SET
+                     status = excluded.status,
+                     room = COALESCE(excluded.room, checkins.room),
+                     called_at = COALESCE(excluded.called_at, checkins.called_at),
+                     seen_at = COALESCE(excluded.seen_at, checkins.seen_at),
+                     status_seq = excluded.status_seq
+                 WHERE checkins.status_seq < excluded.status_seq",
+            )
+            .await?,
+        )
+    };
+    let mut work: Vec<Pending<'_>> = Vec::new();
+    if let Some(status) = &status {
+        for (cid, st, room, at, seq) in &statuses {
+            let (tx, stmt) = (&tx, status);
+            work.push(Box::pin(async move {
+                tx.execute(stmt, &[t, cid, d, st, room, at, seq]).await
+            }));
+        }
+    }
+    futures_util::future::try_join_all(work).await?;
+    tx.commit().await?;
+    Ok((new.len(), events.len() - new.len()))
+}

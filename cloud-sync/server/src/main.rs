@@ -1,0 +1,261 @@
+//! `sos-cloud`: serve the sync API, and the operator's command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use cloud_server::admin::{self, TenantFields};
+
+#[derive(Parser)]
+#[command(name = "sos-cloud", version, about = "SOS cloud control plane")]
+struct Cli {
+    /// PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/sos
+    #[arg(
+        long,
+        env = "SOS_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/sos",
+        global = true
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations and serve the sync API.
+    Serve {
+        #[arg(long, env = "SOS_CLOUD_LISTEN", default_value = "127.0.0.1:8443")]
+        listen: String,
+        /// Database connections per process.
+        #[arg(long, env = "SOS_CLOUD_POOL", default_value_t = 16)]
+        pool_size: usize,
+    },
+    /// Apply migrations and exit.
+    Migrate,
+    /// Tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// One-time provisioning tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Enrolled boxes.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Set a front-desk staff PIN or password (read from standard input).
+    Staff {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "desk")]
+        staff_id: String,
+        #[arg(long, default_value = "Front desk")]
+        name: String,
+    },
+    /// Appointments (JSON array of the wire `Appointment`).
+    Appointments {
+        #[arg(long)]
+        tenant: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct Fields {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    vertical: Option<String>,
+    #[arg(long)]
+    agent_name: Option<String>,
+    #[arg(long)]
+    agent_voice: Option<String>,
+    #[arg(long)]
+    plan: Option<String>,
+    #[arg(long)]
+    status: Option<String>,
+    /// JSON object.
+    #[arg(long)]
+    branding: Option<String>,
+    /// JSON object.
+    #[arg(long)]
+    settings: Option<String>,
+}
+
+impl Fields {
+    fn into_fields(self) -> Result<TenantFields> {
+        let json = |s: Option<String>, what: &str| -> Result<Option<serde_json::Value>> {
+            s.map(|s| serde_json::from_str(&s).with_context(|| format!("--{what} is not JSON")))
+                .transpose()
+        };
+        Ok(TenantFields {
+            name: self.name,
+            vertical: self.vertical,
+            agent_name: self.agent_name,
+            agent_voice: self.agent_voice,
+            plan: self.plan,
+            status: self.status,
+            branding: json(self.branding, "branding")?,
+            settings: json(self.settings, "settings")?,
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints its id.
+    Create {
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Change a tenant's config (boxes pick it up within seconds).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        fields: Fields,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a one-time provisioning token; prints it.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 72)]
+        ttl_hours: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    Revoke {
+        #[arg(long)]
+        device: String,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOS_LOG")
+                .unwrap_or_else(|_| "info,tokio_postgres=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let url = cli.database_url;
+    if let Command::Serve { listen, pool_size } = cli.command {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let bound = listener.local_addr()?;
+        // Machine-readable first line for scripts and tests.
+        println!("listening on http://{bound}");
+        tracing::info!(%bound, "serving");
+        cloud_server::serve(&url, listener, pool_size.max(2), wait_for_signal()).await?;
+        tracing::info!("stopped");
+        return Ok(());
+    }
+    let pool = cloud_server::db::pool(&url, 2)?;
+    cloud_server::db::migrate(&pool)
+        .await
+        .context("cannot prepare the database")?;
+    match cli.command {
+        Command::Serve { .. } => unreachable!("handled above"),
+        Command::Migrate => println!("database is at the current schema"),
+        Command::Tenant { command } => match command {
+            TenantCommand::Create { fields } => {
+                let id = admin::create_tenant(&pool, fields.into_fields()?).await?;
+                println!("{id}");
+            }
+            TenantCommand::Set { tenant, fields } => {
+                let v = admin::update_tenant(&pool, &tenant, fields.into_fields()?).await?;
+                println!("config version {v}");
+            }
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Create { tenant, ttl_hours } => {
+                if ttl_hours == 0 {
+                    bail!("--ttl-hours must be at least 1");
+                }
+                let token =
+                    admin::create_token(&pool, &tenant, Duration::from_secs(ttl_hours * 3600))
+                        .await?;
+                println!("{token}");
+            }
+        },
+        Command::Device { command } => match command {
+            DeviceCommand::List { tenant } => {
+                for d in admin::list_devices(&pool, &tenant).await? {
+                    println!("{}", serde_json::to_string(&d)?);
+                }
+            }
+            DeviceCommand::Revoke { device } => {
+                if !admin::revoke_device(&pool, &device).await? {
+                    bail!("no active device {device}");
+                }
+                println!("revoked {device}");
+            }
+        },
+        Command::Staff {
+            tenant,
+            staff_id,
+            name,
+        } => {
+            let mut secret = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut secret)
+                .context("cannot read the PIN from standard input")?;
+            let secret = secret.trim_end_matches(['\n', '\r']);
+            let v = admin::set_staff(&pool, &tenant, &staff_id, &name, secret).await?;
+            println!("PIN set for {staff_id}; config version {v}");
+        }
+        Command::Appointments { tenant, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let list: Vec<cloud_sync::wire::Appointment> = serde_json::from_str(&text)
+                .context("the file is not a JSON array of appointments")?;
+            let v = admin::put_appointments(&pool, &tenant, &list).await?;
+            println!("{} appointment(s); config version {v}", list.len());
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,554 @@
+//! The box's sync (appliance `sync` module) against the real `sos-cloud`
+//! on a real PostgreSQL: enrollment, config down (with the date of birth
+//! hashed on arrival), check-ins up exactly once, offline and back, cloud
+//! restart, revocation shown on the box.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use appliance::checkin::{self, Outcome, PatientDetails};
+use appliance::clinic::Clinic;
+use appliance::store::{CheckinStatus, Method};
+use appliance::sync::{self, Credential, SyncOptions};
+use cloud_server::admin::{self, TenantFields};
+use cloud_sync::wire::Appointment;
+use common::*;
+use deadpool_postgres::Pool;
+use tokio::sync::watch;
+
+const EVENTS_SQL: &str = "SELECT count(*) FROM events WHERE tenant_id = $1";
+const CHECKINS_SQL: &str = "SELECT count(*) FROM checkins WHERE tenant_id = $1";
+const BILLING_SQL: &str = "SELECT count(*) FROM billing_events WHERE tenant_id = $1";
+
+fn pin_matches(pin: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(pin.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+fn fast() -> SyncOptions {
+    SyncOptions {
+        batch_size: 100,
+        idle_poll: Duration::from_millis(50),
+        base_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        revoked_retry: Duration::from_millis(500),
+        ..Default::default()
+    }
+}
+
+async fn practice(pool: &Pool) -> String {
+    let t = admin::create_tenant(
+        pool,
+        TenantFields {
+            name: Some("Bright Smile Dental".into()),
+            vertical: Some("dental".into()),
+            plan: Some("pro".into()),
+            status: Some("active".into()),
+            settings: Some(serde_json::json!({"timezone": "UTC", "allow_walk_ins": true})),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    admin::put_appointments(
+        pool,
+        &t,
+        &[Appointment {
+            appointment_id: "appt-1".into(),
+            patient_id: "pat-1".into(),
+            first_name: "Sarah".into(),
+            last_name: "Jones".into(),
+            date_of_birth: "1985-04-12".into(),
+            provider_id: "dr-lee".into(),
+            provider_name: "Dr. Lee".into(),
+            local_date: today(),
+            starts_at: cloud_sync::auth::now_ms() + 3_600_000,
+            kind: "Cleaning".into(),
+            notes: String::new(),
+            cancelled: false,
+        }],
+    )
+    .await
+    .unwrap();
+    t
+}
+
+struct Box_ {
+    clinic: Arc<Clinic>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start_box(dir: &Path) -> Box_ {
+    let (stop, stop_rx) = watch::channel(false);
+    let clinic = Clinic::open(
+        dir,
+        "http://127.0.0.1:9".into(),
+        appliance::web::limits::RateLimits::new(10_000),
+        stop_rx,
+    )
+    .unwrap();
+    let cred = Credential::load(dir).unwrap().expect("enrolled");
+    let task = sync::spawn_with(Arc::clone(&clinic), cred, fast()).unwrap();
+    Box_ { clinic, stop, task }
+}
+
+impl Box_ {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+        self.clinic.store.close();
+    }
+}
+
+async fn walk_in(clinic: &Clinic, first: &str) {
+    let out = checkin::by_patient(
+        clinic,
+        PatientDetails {
+            first_name: first.into(),
+            last_name: "Walker".into(),
+            date_of_birth: "1990-01-01".into(),
+            walk_in: true,
+        },
+        Method::Desk,
+        "test".into(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(out, Outcome::CheckedIn { .. }), "{out:?}");
+}
+
+#[tokio::test]
+async fn box_enrolls_pulls_config_and_sends_checkins_exactly_once() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    admin::set_staff(&pool, &t, "desk", "Front desk", "2468")
+        .await
+        .unwrap();
+
+    // Enroll: the credential is stored privately, the config is in the replica.
+    let tok = token(&pool, &t).await;
+    let report = sync::enroll_box(dir.path(), &cloud.url, &tok, "front desk")
+        .await
+        .unwrap();
+    assert_eq!(report.tenant_id, t);
+    assert_eq!(report.practice_name, "Bright Smile Dental");
+    assert_eq!(report.appointments, 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("device.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The token is spent.
+    let again = sync::enroll_box(dir.path(), &cloud.url, &tok, "again").await;
+    assert!(again.is_err());
+    // The date of birth never reached the disk in clear.
+    let db_bytes = std::fs::read(dir.path().join("sos-edge.db")).unwrap();
+    let needle = b"1985-04-12";
+    assert!(
+        !db_bytes.windows(needle.len()).any(|w| w == needle),
+        "raw date of birth stored on the box"
+    );
+
+    let b = start_box(dir.path());
+    assert_eq!(b.clinic.practice().config.name, "Bright Smile Dental");
+    assert_eq!(b.clinic.practice().config.plan, "pro");
+    // The staff PIN came down as a hash the box can check.
+    let tenant = t.clone();
+    let staff = b
+        .clinic
+        .store
+        .read(move |c| appliance::store::list_staff(c, &tenant))
+        .await
+        .unwrap();
+    assert_eq!(staff.len(), 1);
+    assert!(pin_matches("2468", &staff[0].secret_hash));
+    assert!(!pin_matches("1357", &staff[0].secret_hash));
+
+    // A patient checks in with the name and date of birth the cloud sent:
+    // the hashed date matches.
+    let out = checkin::by_patient(
+        &b.clinic,
+        PatientDetails {
+            first_name: "sarah".into(),
+            last_name: "JONES".into(),
+            date_of_birth: "1985-04-12".into(),
+            walk_in: false,
+        },
+        Method::Qr,
+        "test".into(),
+    )
+    .await
+    .unwrap();
+    let Outcome::CheckedIn { checkin: row, .. } = out else {
+        panic!("expected a check-in, got {out:?}");
+    };
+    assert_eq!(row.appointment_id.as_deref(), Some("appt-1"));
+    checkin::set_status(
+        &b.clinic,
+        &row.checkin_id,
+        CheckinStatus::Called,
+        Some("Room 1".into()),
+        "test".into(),
+    )
+    .await
+    .unwrap();
+
+    // Up: arrived + billing + status, exactly once.
+    eventually(Duration::from_secs(10), "3 events in the cloud", || async {
+        count(&pool, EVENTS_SQL, &t).await == 3
+    })
+    .await;
+    eventually(Duration::from_secs(5), "outbox drained", || async {
+        sync::status(&b.clinic).await.events_waiting == 0
+    })
+    .await;
+    let c = pool.get().await.unwrap();
+    let r = c
+        .query_one(
+            "SELECT status, room, appointment_id, method FROM checkins WHERE tenant_id = $1",
+            &[&t],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, String>(0), "called");
+    assert_eq!(r.get::<_, Option<String>>(1).as_deref(), Some("Room 1"));
+    assert_eq!(r.get::<_, Option<String>>(2).as_deref(), Some("appt-1"));
+    assert_eq!(count(&pool, BILLING_SQL, &t).await, 1);
+    // No name and no date of birth went up.
+    let payloads: Vec<String> = c
+        .query(
+            "SELECT payload::text FROM events WHERE tenant_id = $1",
+            &[&t],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for p in &payloads {
+        assert!(
+            !p.contains("Sarah") && !p.contains("Jones") && !p.contains("1985"),
+            "{p}"
+        );
+    }
+
+    let state = sync::status(&b.clinic).await;
+    assert!(
+        state.enrolled && state.online && !state.revoked,
+        "{state:?}"
+    );
+    assert!(state.last_success_at.is_some());
+
+    // The box dies after the cloud acknowledged but before marking sent:
+    // everything is sent again, and the cloud applies nothing twice.
+    b.clinic
+        .store
+        .write(|txn| {
+            txn.execute("UPDATE outbox SET sent_at = NULL", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "resent and drained", || async {
+        sync::status(&b.clinic).await.events_waiting == 0
+    })
+    .await;
+    assert_eq!(count(&pool, EVENTS_SQL, &t).await, 3);
+    assert_eq!(count(&pool, CHECKINS_SQL, &t).await, 1);
+
+    // Down: a config change in the cloud reaches the running box within
+    // seconds, without a restart.
+    admin::update_tenant(
+        &pool,
+        &t,
+        TenantFields {
+            name: Some("Bright Smile Family Dental".into()),
+            agent_name: Some("Dandan".into()),
+            branding: Some(serde_json::json!({"primary_color": "#aa0000"})),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let clinic = Arc::clone(&b.clinic);
+    eventually(Duration::from_secs(5), "renamed on the box", || {
+        let clinic = Arc::clone(&clinic);
+        async move { clinic.practice().config.name == "Bright Smile Family Dental" }
+    })
+    .await;
+    assert_eq!(b.clinic.practice().config.branding.primary_color, "#aa0000");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn box_works_offline_and_catches_up_after_a_cloud_restart() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let mut cloud = Cloud::start(&db);
+    let addr = cloud.url.trim_start_matches("http://").to_string();
+    let t = practice(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    sync::enroll_box(dir.path(), &cloud.url, &tok, "box")
+        .await
+        .unwrap();
+    let b = start_box(dir.path());
+    walk_in(&b.clinic, "First").await;
+    eventually(Duration::from_secs(10), "first check-in up", || async {
+        count(&pool, CHECKINS_SQL, &t).await == 1
+    })
+    .await;
+
+    // The cloud goes away; the box keeps checking people in.
+    cloud.kill();
+    let names = [
+        "Amy", "Ben", "Cara", "Dan", "Eve", "Finn", "Gus", "Hana", "Ivo", "Jill", "Kai", "Lea",
+        "Mo", "Nia", "Oto", "Pia", "Quin", "Rae", "Sol", "Tia",
+    ];
+    for n in names {
+        walk_in(&b.clinic, n).await;
+    }
+    let clinic = Arc::clone(&b.clinic);
+    eventually(Duration::from_secs(10), "box reports offline", || {
+        let clinic = Arc::clone(&clinic);
+        async move {
+            let s = sync::status(&clinic).await;
+            !s.online && s.events_waiting == 40 && s.last_error.is_some()
+        }
+    })
+    .await;
+
+    // The cloud comes back on the same address: everything arrives once.
+    let cloud = Cloud::start_on(&db, &addr);
+    eventually(Duration::from_secs(15), "backlog delivered", || async {
+        count(&pool, CHECKINS_SQL, &t).await == 21
+    })
+    .await;
+    eventually(Duration::from_secs(5), "box back online", || {
+        let clinic = Arc::clone(&clinic);
+        async move {
+            let s = sync::status(&clinic).await;
+            s.online && s.events_waiting == 0
+        }
+    })
+    .await;
+    assert_eq!(count(&pool, EVENTS_SQL, &t).await, 42);
+    assert_eq!(count(&pool, BILLING_SQL, &t).await, 21);
+    // In outbox order: the cloud's seq order is the box's arrival order.
+    let c = pool.get().await.unwrap();
+    let seqs: Vec<i64> = c
+        .query(
+            "SELECT seq FROM events WHERE tenant_id = $1 ORDER BY received_at, seq",
+            &[&t],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    assert_eq!(seqs, sorted, "events were applied out of order");
+
+    // Revoked in the cloud: the box says so and keeps its events.
+    let cred = Credential::load(dir.path()).unwrap().unwrap();
+    assert!(
+        admin::revoke_device(&pool, &cred.link.device_id)
+            .await
+            .unwrap()
+    );
+    walk_in(&b.clinic, "Late").await;
+    eventually(Duration::from_secs(10), "box shows revoked", || {
+        let clinic = Arc::clone(&clinic);
+        async move {
+            let s = sync::status(&clinic).await;
+            s.revoked && !s.online && s.events_waiting == 2
+        }
+    })
+    .await;
+    assert_eq!(count(&pool, CHECKINS_SQL, &t).await, 21);
+    drop(cloud);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn box_enrolls_at_first_start_from_a_provisioning_file() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+
+    // The flashing tool left a provisioning file.
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    std::fs::write(
+        dir.path().join("provision.json"),
+        serde_json::json!({"cloud_url": cloud.url, "token": tok, "device_name": "lobby"})
+            .to_string(),
+    )
+    .unwrap();
+    let r = sync::prepare_at_start(dir.path(), Duration::from_secs(10))
+        .await
+        .unwrap()
+        .expect("enrolled");
+    assert_eq!((r.tenant_id.as_str(), r.appointments), (t.as_str(), 1));
+    assert!(
+        !dir.path().join("provision.json").exists(),
+        "used token left on disk"
+    );
+    // Next start: nothing to do, the box serves its practice.
+    assert_eq!(
+        sync::prepare_at_start(dir.path(), Duration::from_secs(1))
+            .await
+            .unwrap(),
+        None
+    );
+    let b = start_box(dir.path());
+    assert_eq!(b.clinic.practice().config.name, "Bright Smile Dental");
+    b.stop().await;
+
+    // Enrolled, but the first download never happened (power cut): done at
+    // the next start.
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    sync::enroll(dir.path(), &cloud.url, &tok, "cut")
+        .await
+        .unwrap();
+    let r = sync::prepare_at_start(dir.path(), Duration::from_secs(10))
+        .await
+        .unwrap()
+        .expect("config pulled");
+    assert_eq!(r.practice_name, "Bright Smile Dental");
+
+    // A spent token in the file is a clear error.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("provision.json"),
+        serde_json::json!({"cloud_url": cloud.url, "token": tok}).to_string(),
+    )
+    .unwrap();
+    let e = sync::prepare_at_start(dir.path(), Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already used"), "{e}");
+}
+
+/// What the daemon does once `sync::spawn` is wired into `serve()`: the web
+/// server and the sync engine on one clinic. A patient checks in over HTTP
+/// on their phone; the check-in reaches the cloud once; a rename in the
+/// cloud shows on the lobby TV page.
+#[tokio::test]
+async fn phone_checkin_on_a_serving_box_reaches_the_cloud() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    sync::enroll_box(dir.path(), &cloud.url, &tok, "web")
+        .await
+        .unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stop_rx) = watch::channel(false);
+    let clinic = Clinic::open(
+        dir.path(),
+        base.clone(),
+        appliance::web::limits::RateLimits::new(1000),
+        stop_rx,
+    )
+    .unwrap();
+    let engine = sync::spawn(Arc::clone(&clinic), dir.path())
+        .unwrap()
+        .expect("enrolled box syncs");
+    let mut stop_rx2 = stop.subscribe();
+    let server = tokio::spawn(appliance::web::serve(
+        listener,
+        Arc::clone(&clinic),
+        async move {
+            let _ = stop_rx2.changed().await;
+        },
+    ));
+
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{base}{}", appliance::checkin::link::path(&clinic.key, &t));
+    let form = http.get(&url).send().await.unwrap().text().await.unwrap();
+    let marker = "name=\"form_token\" value=\"";
+    let start = form.find(marker).expect("form token") + marker.len();
+    let end = form[start..].find('"').unwrap() + start;
+    let r = http
+        .post(&url)
+        .form(&[
+            ("first_name", "Sarah"),
+            ("last_name", "Jones"),
+            ("date_of_birth", "1985-04-12"),
+            ("form_token", &form[start..end]),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    eventually(Duration::from_secs(10), "check-in in the cloud", || async {
+        count(&pool, CHECKINS_SQL, &t).await == 1 && count(&pool, EVENTS_SQL, &t).await == 2
+    })
+    .await;
+    let health: serde_json::Value = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ready");
+
+    admin::update_tenant(
+        &pool,
+        &t,
+        TenantFields {
+            name: Some("Bright Smile Downtown".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let tv = format!("{base}/tv");
+    eventually(Duration::from_secs(5), "renamed on the TV page", || {
+        let (http, tv) = (http.clone(), tv.clone());
+        async move {
+            match http.get(&tv).send().await {
+                Ok(r) => r
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .contains("Bright Smile Downtown"),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), engine).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}

@@ -1,0 +1,279 @@
+//! End to end with real processes: `sos-cloud serve`, `sos-appliance
+//! enroll`, `sos-appliance run`, and a patient checking in over HTTP.
+//!
+//! The `sos-appliance` binary is taken from `SOS_APPLIANCE_BIN` or from the
+//! same target directory as `sos-cloud` (`cargo build --workspace` builds it).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use cloud_server::admin::{self, TenantFields};
+use cloud_sync::wire::Appointment;
+use common::*;
+use deadpool_postgres::Pool;
+
+fn appliance_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SOS_APPLIANCE_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_BIN_EXE_sos-cloud")).with_file_name("sos-appliance");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build -p sos-appliance` (or set SOS_APPLIANCE_BIN)",
+        p.display()
+    );
+    p
+}
+
+struct Appliance {
+    child: Child,
+    base: String,
+    checkin_url: String,
+}
+
+impl Drop for Appliance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_appliance(dir: &Path) -> Appliance {
+    let mut child = Command::new(appliance_bin())
+        .arg("run")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("SOS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start sos-appliance");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut base, mut checkin) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.expect("read sos-appliance output");
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            base = rest.trim().to_string();
+        }
+        if let Some(rest) = line.trim().strip_prefix("check-in:") {
+            checkin = rest.trim().to_string();
+        }
+        if line.trim().starts_with("front desk:") {
+            break;
+        }
+    }
+    assert!(!base.is_empty(), "sos-appliance did not report its address");
+    std::thread::spawn(move || for _ in lines {});
+    let path = checkin
+        .find("/c/")
+        .map(|i| checkin[i..].to_string())
+        .expect("check-in URL");
+    Appliance {
+        child,
+        checkin_url: format!("{base}{path}"),
+        base,
+    }
+}
+
+async fn practice(pool: &Pool) -> String {
+    let t = admin::create_tenant(
+        pool,
+        TenantFields {
+            name: Some("Harbour Dental".into()),
+            vertical: Some("dental".into()),
+            settings: Some(serde_json::json!({"timezone": "UTC"})),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    admin::put_appointments(
+        pool,
+        &t,
+        &[Appointment {
+            appointment_id: "appt-9".into(),
+            patient_id: "pat-9".into(),
+            first_name: "Maria".into(),
+            last_name: "Lopez".into(),
+            date_of_birth: "1979-09-30".into(),
+            provider_id: "dr-kim".into(),
+            provider_name: "Dr. Kim".into(),
+            local_date: today(),
+            starts_at: cloud_sync::auth::now_ms() + 1_800_000,
+            kind: "Check-up".into(),
+            notes: String::new(),
+            cancelled: false,
+        }],
+    )
+    .await
+    .unwrap();
+    t
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// A patient checks in on their phone; returns the HTTP status.
+async fn phone_check_in(a: &Appliance, first: &str, last: &str, dob: &str) -> u16 {
+    let c = http();
+    let form = c
+        .get(&a.checkin_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"form_token\" value=\"";
+    let start = form.find(marker).expect("form token") + marker.len();
+    let end = form[start..].find('"').unwrap() + start;
+    let fields = [
+        ("first_name", first.to_string()),
+        ("last_name", last.to_string()),
+        ("date_of_birth", dob.to_string()),
+        ("form_token", form[start..end].to_string()),
+    ];
+    c.post(&a.checkin_url)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn enroll(dir: &Path, cloud: &Cloud, token: &str) -> std::process::Output {
+    Command::new(appliance_bin())
+        .arg("enroll")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--cloud", &cloud.url, "--token", token])
+        .env("SOS_LOG", "warn")
+        .output()
+        .expect("run sos-appliance enroll")
+}
+
+#[tokio::test]
+async fn enrolled_box_process_serves_the_cloud_practice() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let tok = token(&pool, &t).await;
+    let out = enroll(dir.path(), &cloud, &tok);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Harbour Dental") && stdout.contains("1 appointment"),
+        "{stdout}"
+    );
+    // A second use of the token (from another box) is refused in plain words.
+    let other = tempfile::tempdir().unwrap();
+    let out = enroll(other.path(), &cloud, &tok);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already used"), "{err}");
+
+    let a = run_appliance(dir.path());
+    let tv = http()
+        .get(format!("{}/tv", a.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        tv.contains("Harbour Dental"),
+        "the TV page shows the cloud's practice"
+    );
+    // The patient's typed date of birth matches the one the cloud sent
+    // (hashed on arrival with the box key).
+    assert_eq!(
+        phone_check_in(&a, "Maria", "Lopez", "1979-09-30").await,
+        303
+    );
+}
+
+#[tokio::test]
+async fn checkins_on_a_box_process_reach_the_cloud_once_and_config_comes_down() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    assert!(enroll(dir.path(), &cloud, &tok).status.success());
+    let a = run_appliance(dir.path());
+
+    assert_eq!(
+        phone_check_in(&a, "Maria", "Lopez", "1979-09-30").await,
+        303
+    );
+    let events = "SELECT count(*) FROM events WHERE tenant_id = $1";
+    eventually(
+        Duration::from_secs(10),
+        "arrival + billing in the cloud",
+        || async { count(&pool, events, &t).await == 2 },
+    )
+    .await;
+
+    // Restart the box: nothing is sent twice.
+    drop(a);
+    let a = run_appliance(dir.path());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(count(&pool, events, &t).await, 2);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM checkins WHERE tenant_id = $1",
+            &t
+        )
+        .await,
+        1
+    );
+
+    // A change in the cloud shows on the TV page without a restart.
+    admin::update_tenant(
+        &pool,
+        &t,
+        TenantFields {
+            name: Some("Harbour Family Dental".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!("{}/tv", a.base);
+    eventually(Duration::from_secs(5), "renamed on the TV page", || {
+        let url = url.clone();
+        async move {
+            match http().get(&url).send().await {
+                Ok(r) => r
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .contains("Harbour Family Dental"),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+}

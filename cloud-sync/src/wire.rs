@@ -1,0 +1,271 @@
+//! Messages on the wire (JSON over HTTP).
+//!
+//! Every request carries the header [`HEADER_PROTOCOL`] with
+//! [`PROTOCOL_VERSION`]; the cloud refuses versions it does not speak with
+//! `426 Upgrade Required` and an [`ErrorBody`] naming the versions it accepts.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this protocol. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+pub const HEADER_PROTOCOL: &str = "sos-protocol";
+pub const HEADER_DEVICE: &str = "sos-device";
+pub const HEADER_TIMESTAMP: &str = "sos-timestamp";
+pub const HEADER_NONCE: &str = "sos-nonce";
+pub const HEADER_SIGNATURE: &str = "sos-signature";
+
+pub const PATH_ENROLL: &str = "/v1/enroll";
+pub const PATH_CONFIG: &str = "/v1/config";
+pub const PATH_EVENTS: &str = "/v1/events";
+
+/// Most events in one `POST /v1/events`.
+pub const MAX_EVENTS_PER_BATCH: usize = 1000;
+/// Largest request body the cloud accepts (bytes).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Longest a config long-poll is held (seconds).
+pub const MAX_WAIT_SECS: u64 = 25;
+
+/// Event kinds the cloud applies (others are stored but not interpreted).
+pub const KIND_CHECKIN_ARRIVED: &str = "checkin.arrived";
+pub const KIND_CHECKIN_STATUS: &str = "checkin.status";
+pub const KIND_BILLING_PREFIX: &str = "billing.";
+
+/// `POST /v1/enroll`: a one-time provisioning token for a device credential.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EnrollRequest {
+    pub token: String,
+    /// The device's Ed25519 public key, base64 (standard, padded).
+    pub public_key: String,
+    /// Free text shown to the owner ("front desk box").
+    #[serde(default)]
+    pub device_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EnrollResponse {
+    pub protocol: u32,
+    pub device_id: String,
+    pub tenant_id: String,
+}
+
+/// The practice as the cloud holds it. `branding` and `settings` are JSON
+/// objects the box interprets (unknown fields are ignored, missing ones
+/// take defaults), so either side can add fields without a version bump.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TenantConfig {
+    pub tenant_id: String,
+    pub name: String,
+    pub vertical: String,
+    pub agent_name: String,
+    pub agent_voice: String,
+    pub plan: String,
+    pub status: String,
+    pub branding: serde_json::Value,
+    pub settings: serde_json::Value,
+}
+
+/// One appointment of today or the coming days.
+///
+/// `date_of_birth` is sent so the box can match a patient who types it; the
+/// box hashes it with its own key on arrival and never stores it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Appointment {
+    pub appointment_id: String,
+    pub patient_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: String,
+    pub provider_id: String,
+    pub provider_name: String,
+    /// `YYYY-MM-DD` in the practice's time zone.
+    pub local_date: String,
+    /// Unix milliseconds.
+    pub starts_at: i64,
+    pub kind: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+/// Answer to `GET /v1/config?since=V[&wait=S]`.
+///
+/// When the cloud's version is newer than `since`, `changed` is true and the
+/// whole config (practice + today's and upcoming appointments) is sent; the
+/// box replaces what it has. Otherwise the call waits up to `wait` seconds
+/// for a change and then answers `changed: false`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigResponse {
+    pub protocol: u32,
+    pub changed: bool,
+    pub config_version: i64,
+    #[serde(default)]
+    pub tenant: Option<TenantConfig>,
+    #[serde(default)]
+    pub appointments: Vec<Appointment>,
+    /// Front-desk staff and their PIN/password hashes (argon2id PHC
+    /// strings; the PIN itself never leaves the cloud).
+    #[serde(default)]
+    pub staff: Vec<Staff>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Staff {
+    pub staff_id: String,
+    pub name: String,
+    pub secret_hash: String,
+}
+
+/// One outbox event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// UUID, unique per tenant; the idempotency key.
+    pub event_id: String,
+    /// The box's outbox sequence number (increasing per box).
+    pub seq: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Unix milliseconds, box clock.
+    pub created_at: i64,
+}
+
+/// `POST /v1/events`: events in outbox order (strictly increasing `seq`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventsRequest {
+    pub events: Vec<Event>,
+}
+
+/// Every event id of the batch is acknowledged (new or already known);
+/// `applied` counts the ones seen for the first time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventsResponse {
+    pub protocol: u32,
+    pub acked: Vec<String>,
+    pub applied: usize,
+    pub duplicates: usize,
+}
+
+/// Body of every 4xx/5xx answer: a stable machine code and plain words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+/// Stable error codes in [`ErrorBody::error`].
+pub mod codes {
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const UNSUPPORTED_PROTOCOL: &str = "unsupported_protocol";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const TOKEN_INVALID: &str = "token_invalid";
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    pub const CLOCK_SKEW: &str = "clock_skew";
+    pub const REPLAYED: &str = "replayed";
+    pub const DEVICE_REVOKED: &str = "device_revoked";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const CONFLICT: &str = "conflict";
+    pub const INTERNAL: &str = "internal";
+}
+
+/// Checks a batch before anything is written: size, ids, order, and the
+/// payload fields the cloud needs for the kinds it applies.
+pub fn validate_batch(events: &[Event]) -> Result<(), String> {
+    if events.is_empty() {
+        return Err("the batch is empty".into());
+    }
+    if events.len() > MAX_EVENTS_PER_BATCH {
+        return Err(format!(
+            "the batch has {} events; at most {MAX_EVENTS_PER_BATCH} are accepted",
+            events.len()
+        ));
+    }
+    let mut last_seq = i64::MIN;
+    let mut seen = std::collections::HashSet::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        if !is_uuid(&e.event_id) {
+            return Err(format!("event {i}: event_id is not a UUID"));
+        }
+        if !seen.insert(e.event_id.as_str()) {
+            return Err(format!("event {i}: event_id repeated within the batch"));
+        }
+        if e.seq <= last_seq || e.seq < 0 {
+            return Err(format!(
+                "event {i}: seq must be positive and strictly increasing within a batch"
+            ));
+        }
+        last_seq = e.seq;
+        if e.kind.is_empty() || e.kind.len() > 64 {
+            return Err(format!("event {i}: kind must be 1 to 64 characters"));
+        }
+        if !e.payload.is_object() {
+            return Err(format!("event {i}: payload must be a JSON object"));
+        }
+        let needs: &[(&str, bool)] = match e.kind.as_str() {
+            KIND_CHECKIN_ARRIVED => &[("checkin_id", true), ("arrived_at", false)],
+            KIND_CHECKIN_STATUS => &[("checkin_id", true), ("status", true)],
+            _ => &[],
+        };
+        for (field, text) in needs {
+            let ok = match e.payload.get(field) {
+                Some(serde_json::Value::String(s)) => *text && !s.is_empty() && s.len() <= 200,
+                Some(serde_json::Value::Number(n)) => !*text && n.is_i64(),
+                _ => false,
+            };
+            if !ok {
+                return Err(format!(
+                    "event {i} ({}): payload field {field} is missing or has the wrong type",
+                    e.kind
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Canonical hyphenated UUID text (any version).
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, seq: i64) -> Event {
+        Event {
+            event_id: id.into(),
+            seq,
+            kind: KIND_CHECKIN_ARRIVED.into(),
+            payload: serde_json::json!({"checkin_id": "c1", "arrived_at": 1}),
+            created_at: 1,
+        }
+    }
+
+    const A: &str = "0190f5a2-0000-7000-8000-000000000001";
+    const B: &str = "0190f5a2-0000-7000-8000-000000000002";
+
+    #[test]
+    fn batch_rules() {
+        assert!(validate_batch(&[ev(A, 1), ev(B, 2)]).is_ok());
+        assert!(validate_batch(&[]).is_err());
+        assert!(validate_batch(&[ev(A, 2), ev(B, 1)]).is_err());
+        assert!(validate_batch(&[ev(A, 1), ev(A, 2)]).is_err());
+        assert!(validate_batch(&[ev("nope", 1)]).is_err());
+        let mut bad = ev(A, 1);
+        bad.payload = serde_json::json!({"arrived_at": 1});
+        assert!(validate_batch(&[bad]).is_err());
+        let many: Vec<Event> = (0..=MAX_EVENTS_PER_BATCH as i64)
+            .map(|i| ev(&format!("0190f5a2-0000-7000-8000-{i:012}"), i + 1))
+            .collect();
+        assert!(validate_batch(&many).is_err());
+        assert!(validate_batch(&many[..MAX_EVENTS_PER_BATCH]).is_ok());
+    }
+}
