@@ -43,6 +43,7 @@ pub struct Clinic {
     pub public_url: String,
     pub shutdown: watch::Receiver<bool>,
     pub started_at: std::time::Instant,
+    pub cast: crate::cast::CastSlot,
 }
 
 impl Clinic {
@@ -74,6 +75,7 @@ impl Clinic {
             public_url,
             shutdown,
             started_at: std::time::Instant::now(),
+            cast: Default::default(),
         }))
     }
 

@@ -7,6 +7,7 @@
 //! own phone through the status page in [`checkin::pages`]. [`web`] wires the
 //! routes; [`clinic`] holds one running box's state.
 
+pub mod cast;
 pub mod checkin;
 pub mod clinic;
 pub mod config;
@@ -20,4 +21,6 @@ pub mod qr;
 pub mod schedule;
 pub mod secrets;
 pub mod store;
+pub mod sync;
+pub mod voice;
 pub mod web;

@@ -39,6 +39,12 @@ struct ServeArgs {
     /// Check-ins one client (IP address) may send per minute.
     #[arg(long, env = "SOS_CHECKIN_RATE_PER_MINUTE", default_value_t = appliance::web::limits::DEFAULT_CHECKINS_PER_MINUTE)]
     checkin_rate_per_minute: u32,
+    /// mDNS and Chromecast (issue 5).
+    #[command(flatten)]
+    cast: appliance::cast::CastArgs,
+    /// Lobby voice (issue 3).
+    #[command(flatten)]
+    voice: appliance::voice::VoiceArgs,
 }
 
 #[derive(Subcommand)]
@@ -78,6 +84,21 @@ enum Command {
         data_dir: PathBuf,
         file: PathBuf,
     },
+    /// Enroll this box with the cloud using a one-time provisioning token.
+    Enroll {
+        #[arg(long, env = "SOS_DATA_DIR", default_value = "/var/lib/sos-edge")]
+        data_dir: PathBuf,
+        /// Cloud base URL, e.g. https://cloud.example.com
+        #[arg(long, env = "SOS_CLOUD_URL")]
+        cloud: String,
+        /// One-time provisioning token from the operator or the dashboard.
+        #[arg(long, env = "SOS_ENROLL_TOKEN")]
+        token: String,
+        #[arg(long, default_value = "SOS Edge box")]
+        name: String,
+    },
+    /// List the audio output devices the lobby voice can use (--audio-device).
+    AudioDevices,
     /// Set a staff PIN or password (read from standard input).
     StaffPin {
         #[arg(long, env = "SOS_DATA_DIR", default_value = "demo-data")]
@@ -125,6 +146,23 @@ fn main() -> Result<()> {
                 staff_id,
                 name,
             } => staff_pin(&data_dir, &staff_id, &name),
+            Command::AudioDevices => {
+                print!("{}", appliance::voice::describe_devices());
+                Ok(())
+            }
+            Command::Enroll {
+                data_dir,
+                cloud,
+                token,
+                name,
+            } => {
+                let r = appliance::sync::enroll_box(&data_dir, &cloud, &token, &name).await?;
+                println!(
+                    "enrolled as device {} of \"{}\" ({}); config version {}, {} appointment(s)",
+                    r.device_id, r.practice_name, r.tenant_id, r.config_version, r.appointments
+                );
+                Ok(())
+            }
         }
     })
 }
@@ -180,6 +218,10 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|| "0.0.0.0:8080".into());
     let listen = config::parse_listen(&listen)?;
     let public_url = args.public_url.or(file.public_url);
+    // First boot of a flashed box: enroll from its provisioning file and pull
+    // the practice before serving (issue 6).
+    prepare_dir(&data_dir)?;
+    appliance::sync::prepare_at_start(&data_dir, std::time::Duration::from_secs(120)).await?;
     let store = open_seeded(&data_dir, file.practice)?;
     store.close();
     serve(
@@ -188,6 +230,8 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
         public_url,
         args.checkin_rate_per_minute,
         None,
+        (args.cast, true),
+        args.voice,
     )
     .await
 }
@@ -230,6 +274,8 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
         args.public_url,
         args.checkin_rate_per_minute,
         Some(note),
+        (args.cast, false),
+        args.voice,
     )
     .await
 }
@@ -240,6 +286,8 @@ async fn serve(
     public_url: Option<String>,
     checkins_per_minute: u32,
     note: Option<String>,
+    (cast, mdns_default): (appliance::cast::CastArgs, bool),
+    voice: appliance::voice::VoiceArgs,
 ) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -259,6 +307,18 @@ async fn serve(
         appliance::web::limits::RateLimits::new(checkins_per_minute.max(1)),
         stop_rx,
     )?;
+    let cast_config = appliance::cast::CastConfig::from_args(&cast, bound.port())?;
+    let mdns = cast.mdns_enabled(mdns_default);
+    appliance::cast::start(
+        &clinic,
+        cast_config,
+        mdns.then_some(&cast.mdns_interface[..]),
+    )
+    .await?;
+    // Lobby voice (issue 3): off with one log line when models are absent.
+    // Box <-> cloud sync (issue 6): off until the box is enrolled.
+    let _sync = appliance::sync::spawn(Arc::clone(&clinic), data_dir)?;
+    let _voice = appliance::voice::spawn(Arc::clone(&clinic), voice.into_config(data_dir)?);
     let practice = clinic.practice();
     let checkin_url = format!(
         "{public_url}{}",

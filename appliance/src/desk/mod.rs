@@ -81,13 +81,12 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
     let tenant = practice.tenant_id().to_string();
     let date = practice.today();
     let (t, d) = (tenant.clone(), date.clone());
-    let (schedule, checkins, pending) = clinic
+    let (schedule, checkins) = clinic
         .store
         .read(move |c| {
             Ok((
                 store::schedule_for_day(c, &t, &d)?,
                 store::checkins_for_day(c, &t, &d)?,
-                store::count_pending_events(c, &t)?,
             ))
         })
         .await
@@ -141,7 +140,7 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
         "schedule": schedule,
         "queue": queue,
         "displays": displays,
-        "sync": {"events_waiting": pending},
+        "sync": crate::sync::status(&clinic).await,
     }))
     .into_response())
 }

@@ -94,6 +94,8 @@ struct Hello {
     #[serde(rename = "type")]
     kind: String,
     token: Option<String>,
+    /// One-time pairing grant from the URL a Cast receiver loaded.
+    grant: Option<String>,
 }
 
 enum Ended {
@@ -149,6 +151,17 @@ async fn tv_session(mut socket: WebSocket, clinic: Arc<Clinic>, base: String) {
         }
         None => None,
     };
+    if display.is_none()
+        && let Some(grant) = hello.grant.as_deref()
+        && let Some((d, token)) = crate::cast::redeem_grant(&clinic, grant).await
+    {
+        let frame = json!({"type": "paired", "token": token,
+                           "display_id": d.display_id, "name": d.name});
+        if !send_text(&mut socket, &frame.to_string()).await {
+            return;
+        }
+        display = Some(d);
+    }
     loop {
         let d = match display.take() {
             Some(d) => d,
@@ -315,58 +328,15 @@ pub async fn approve(
     name: &str,
     actor: String,
 ) -> Result<DisplayRow, DisplayError> {
-    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    let name = if name.is_empty() {
-        "Lobby TV".to_string()
-    } else {
-        name
-    };
-    if name.chars().count() > 40 || name.chars().any(char::is_control) {
-        return Err(DisplayError::BadName);
-    }
+    let name = clean_name(name)?;
     let code = pairing::normalise_code(code);
-    let practice = clinic.practice();
-    let tenant = practice.tenant_id().to_string();
-    let max = practice.max_displays();
-    let t = tenant.clone();
-    let active = clinic
-        .store
-        .read(move |c| store::list_displays(c, &t))
-        .await?
-        .iter()
-        .filter(|d| d.revoked_at.is_none())
-        .count();
-    if active >= max {
-        return Err(DisplayError::PlanLimit(max));
-    }
+    let tenant = clinic.tenant_id();
+    check_plan_limit(clinic).await?;
     let grant_tx = clinic
         .pairings
         .claim(&code)
         .ok_or_else(|| DisplayError::NoSuchCode(code.clone()))?;
-    let token = random_token();
-    let row = DisplayRow {
-        display_id: uuid::Uuid::now_v7().to_string(),
-        name: name.clone(),
-        paired_at: now_ms(),
-        paired_by: actor.clone(),
-        revoked_at: None,
-        last_seen_at: None,
-    };
-    let (r, h, t) = (row.clone(), token_hash(&token), tenant.clone());
-    clinic
-        .store
-        .write(move |txn| {
-            store::insert_display(txn, &t, &r, &h)?;
-            store::append_audit(
-                txn,
-                &t,
-                &actor,
-                "display.paired",
-                &r.display_id,
-                &json!({"name": r.name}),
-            )
-        })
-        .await?;
+    let (row, token) = insert_display(clinic, name.clone(), actor).await?;
     let grant = Grant {
         display_id: row.display_id.clone(),
         name,
@@ -383,6 +353,80 @@ pub async fn approve(
         return Err(DisplayError::TvGone);
     }
     Ok(row)
+}
+
+fn clean_name(name: &str) -> Result<String, DisplayError> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let name = if name.is_empty() {
+        "Lobby TV".to_string()
+    } else {
+        name
+    };
+    if name.chars().count() > 40 || name.chars().any(char::is_control) {
+        return Err(DisplayError::BadName);
+    }
+    Ok(name)
+}
+
+async fn check_plan_limit(clinic: &Clinic) -> Result<(), DisplayError> {
+    let practice = clinic.practice();
+    let tenant = practice.tenant_id().to_string();
+    let max = practice.max_displays();
+    let active = clinic
+        .store
+        .read(move |c| store::list_displays(c, &tenant))
+        .await?
+        .iter()
+        .filter(|d| d.revoked_at.is_none())
+        .count();
+    if active >= max {
+        return Err(DisplayError::PlanLimit(max));
+    }
+    Ok(())
+}
+
+async fn insert_display(
+    clinic: &Clinic,
+    name: String,
+    actor: String,
+) -> Result<(DisplayRow, String), DisplayError> {
+    let token = random_token();
+    let row = DisplayRow {
+        display_id: uuid::Uuid::now_v7().to_string(),
+        name,
+        paired_at: now_ms(),
+        paired_by: actor.clone(),
+        revoked_at: None,
+        last_seen_at: None,
+    };
+    let (r, h, t) = (row.clone(), token_hash(&token), clinic.tenant_id());
+    clinic
+        .store
+        .write(move |txn| {
+            store::insert_display(txn, &t, &r, &h)?;
+            store::append_audit(
+                txn,
+                &t,
+                &actor,
+                "display.paired",
+                &r.display_id,
+                &json!({"name": r.name}),
+            )
+        })
+        .await?;
+    Ok((row, token))
+}
+
+/// Pairs a TV without a code (a Cast receiver that presented a one-time
+/// grant): the same checks and records as [`approve`].
+pub async fn create_display(
+    clinic: &Clinic,
+    name: &str,
+    actor: String,
+) -> Result<(DisplayRow, String), DisplayError> {
+    let name = clean_name(name)?;
+    check_plan_limit(clinic).await?;
+    insert_display(clinic, name, actor).await
 }
 
 pub async fn revoke(clinic: &Clinic, display_id: &str, actor: String) -> Result<(), DisplayError> {

@@ -20,10 +20,13 @@ pub use records::*;
 /// The schema this build knows. A database migrated by a newer build is
 /// refused, never touched.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/001_initial.sql")),
+        M::up(include_str!("migrations/002_cast.sql")),
+    ])
 }
 
-pub const SCHEMA_VERSION: usize = 1;
+pub const SCHEMA_VERSION: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -82,6 +82,7 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
         )
         .route("/desk/api/displays/pair", post(desk::pair_display))
         .route("/desk/api/displays/{id}/revoke", post(desk::revoke_display))
+        .merge(crate::cast::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(clinic.clone(), observe))
@@ -208,18 +209,21 @@ async fn healthz(State(clinic): State<Arc<Clinic>>) -> Response {
         .store
         .read(move |c| {
             let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            Ok((version, store::count_pending_events(c, &tenant)?))
+            // A real query on a tenant table: migrated and answering.
+            store::count_pending_events(c, &tenant)?;
+            Ok(version)
         })
         .await;
+    let sync = crate::sync::status(&clinic).await;
     match probe {
-        Ok((version, pending)) if clinic.store.is_ready() => (
+        Ok(version) if clinic.store.is_ready() => (
             StatusCode::OK,
             axum::Json(json!({
                 "status": "ready",
                 "database": "ok",
                 "schema_version": version,
                 "tv_clients": clinic.hub.tv_subscribers(),
-                "sync": {"events_waiting": pending},
+                "sync": sync,
                 "uptime_s": clinic.started_at.elapsed().as_secs(),
             })),
         )

@@ -47,6 +47,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "home.html",
         include_str!("../../../assets/web/templates/home.html"),
     ),
+    (
+        "cast_panel.html",
+        include_str!("../../../assets/web/templates/cast_panel.html"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -86,6 +90,10 @@ pub fn static_file(name: &str) -> Option<(&'static str, &'static str)> {
         "status.js" => (
             "text/javascript; charset=utf-8",
             include_str!("../../../assets/web/static/status.js"),
+        ),
+        "cast.js" => (
+            "text/javascript; charset=utf-8",
+            include_str!("../../../assets/web/static/cast.js"),
         ),
         _ => return None,
     })

@@ -169,7 +169,8 @@
       renderQueue(d.queue);
       renderSchedule(d.schedule);
       renderDisplays(d.displays);
-      $("sync-state").textContent = d.sync.events_waiting + " event(s) waiting to go to the cloud.";
+      var s = d.sync;
+      $("sync-state").textContent = (s.enrolled ? (s.revoked ? "Cloud: this box was removed; it needs a new enrollment. " : (s.online ? "Cloud: online. " : "Cloud: offline, working locally. ")) : "Cloud: not connected. ") + s.events_waiting + " event(s) waiting to go to the cloud.";
     }).catch(function () { $("live").textContent = "cannot reach the box"; });
   }
 

@@ -8,6 +8,8 @@
   var state = { seq: 0, queue: [], practice: null };
   var messages = [], msgIndex = 0, delay = 1000, ws = null, welcomeTimer = null;
   var notice = ""; // why this TV is unpaired again (e.g. removed by the desk)
+  // One-time pairing grant in the URL a Cast receiver loaded (see cast/).
+  var grant = new URLSearchParams(location.search).get("grant");
 
   function show(which) {
     $("pairing").hidden = which !== "pairing";
@@ -76,7 +78,7 @@
       $("pair-notice").hidden = !notice;
       return;
     }
-    if (m.type === "paired") { localStorage.setItem(KEY, m.token); return; }
+    if (m.type === "paired") { localStorage.setItem(KEY, m.token); grant = null; return; }
     if (m.type === "revoked") {
       localStorage.removeItem(KEY);
       notice = m.message || "This TV is not paired.";
@@ -112,7 +114,7 @@
     ws = new WebSocket(proto + "//" + location.host + "/tv/ws");
     ws.onopen = function () {
       delay = 1000;
-      ws.send(JSON.stringify({ type: "hello", token: localStorage.getItem(KEY) }));
+      ws.send(JSON.stringify({ type: "hello", token: localStorage.getItem(KEY), grant: grant }));
     };
     ws.onmessage = function (ev) {
       try { onFrame(JSON.parse(ev.data)); } catch (e) { /* ignore a bad frame */ }
