@@ -23,10 +23,11 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/001_initial.sql")),
         M::up(include_str!("migrations/002_cast.sql")),
+        M::up(include_str!("migrations/003_ticket_index.sql")),
     ])
 }
 
-pub const SCHEMA_VERSION: usize = 2;
+pub const SCHEMA_VERSION: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -68,6 +69,9 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
+
+/// Idle read connections kept open between requests.
+const MAX_IDLE_READERS: usize = 4;
 
 /// Largest number of write jobs folded into one transaction.
 const MAX_GROUP: usize = 512;
@@ -169,7 +173,11 @@ impl Store {
         let conn = self.take_reader()?;
         let out = f(&conn);
         if let Ok(mut pool) = self.inner.readers.lock() {
-            pool.push(conn);
+            // Keep a few warm readers; a burst's extra connections (each with
+            // its own page cache) are closed rather than kept forever.
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
         }
         out
     }
