@@ -51,8 +51,6 @@ const TARGET_IDLE_RSS_MB: f64 = 30.0;
 const TARGET_TV_P99_MS: f64 = 5.0;
 const TARGET_RATE: f64 = 2000.0;
 
-const SCHEMA: &str = include_str!("../store/migrations/001_initial.sql");
-
 fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1631,13 +1629,17 @@ fn naive_reference(dir: &Path) -> Result<LoadRun> {
     use serde_json::json;
 
     std::fs::create_dir_all(dir)?;
-    let mut conn = rusqlite::Connection::open(dir.join("naive.db"))?;
+    let db = dir.join("naive.db");
+    // The daemon's own schema (store/migrations/001_initial.sql and every
+    // later migration, indexes included), so only the commit strategy differs.
+    store::Store::open(&db)
+        .context("cannot create the schema")?
+        .close();
+    let mut conn = rusqlite::Connection::open(&db)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SCHEMA)
-        .context("cannot create the schema")?;
     let tenant_cfg = appliance::demo::practice()
         .into_tenant()
         .map_err(|e| anyhow!("demo practice: {e}"))?;
