@@ -16,7 +16,7 @@ pub const ORT_LIB: &str = "libonnxruntime.so.1.31.1";
 /// The voice every shipped vertical defaults to.
 pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
 /// Bumped when anything that changes the audio for the same text changes.
-const ENGINE_VERSION: &str = "piper-rs-0.2.0+clause-punct-1";
+const ENGINE_VERSION: &str = "piper-rs-0.2.0+clause-punct-1+bos-pad";
 
 /// Something that turns one clause into audio (the Piper voice, or a fake in
 /// tests).
@@ -120,6 +120,9 @@ fn init_ort(lib: &Path) -> Result<(), VoiceError> {
     }
 }
 
+/// Piper's padding symbol (its phoneme map's "_").
+const PIPER_PAD: char = '_';
+
 /// espeak-ng keeps global state: one caller at a time.
 static ESPEAK: Mutex<()> = Mutex::new(());
 
@@ -222,7 +225,10 @@ impl Synth for PiperVoice {
     }
 
     fn synth_clause(&mut self, clause: &Clause) -> Result<Pcm, VoiceError> {
-        let phonemes = phonemise(clause, &self.espeak_voice)?;
+        // piper-rs 0.2.0 starts the ids with BOS and no PAD after it, unlike
+        // Piper itself; the model then swallows the clause's first sound
+        // ("Call" is heard as "all"). A leading PAD restores it.
+        let phonemes = format!("{PIPER_PAD}{}", phonemise(clause, &self.espeak_voice)?);
         let (mut samples, sample_rate) = self
             .piper
             .create(
