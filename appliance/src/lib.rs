@@ -1,10 +1,11 @@
 //! SOS Edge, the per-clinic box.
 //!
-//! A check-in enters through [`checkin`] (the patient's phone, the desk, or
-//! later the voice), is stored durably in [`store`] together with its audit
+//! A check-in enters through [`checkin`] (the patient's phone or the desk)
+//! or through [`listen`] (spoken to the box), is stored durably in [`store`] together with its audit
 //! entry and its outbox events for the cloud, and reaches the lobby TVs
-//! through [`display`], the front desk through [`desk`], and the patient's
-//! own phone through the status page in [`checkin::pages`]. [`web`] wires the
+//! through [`display`], the lobby speakers through [`voice`], the front desk
+//! through [`desk`], the patient's own phone through the status page in
+//! [`checkin::pages`], and the cloud through [`sync`]. [`web`] wires the
 //! routes; [`clinic`] holds one running box's state.
 
 pub mod cast;
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod desk;
 pub mod display;
 pub mod import;
+pub mod listen;
 pub mod metrics;
 pub mod practice;
 pub mod qr;

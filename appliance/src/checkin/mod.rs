@@ -149,10 +149,12 @@ pub async fn by_patient(
     .await
 }
 
-/// Staff check someone in by hand from today's schedule.
+/// Check-in of a known appointment: staff picking it from today's schedule
+/// (method = desk), or a spoken name matched to it (method = voice).
 pub async fn by_appointment(
     clinic: &Clinic,
     appointment_id: &str,
+    method: Method,
     actor: String,
 ) -> Result<Outcome, CheckinError> {
     let practice = clinic.practice();
@@ -174,7 +176,7 @@ pub async fn by_appointment(
             appointment_id: Some(entry.appointment_id.clone()),
             patient_id: entry.patient_id.clone(),
             walk_in_patient: None,
-            method: Method::Desk,
+            method,
             actor,
             local_date: today,
         },

@@ -137,6 +137,8 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
             "max_displays": practice.max_displays(),
         },
         "date": date,
+        "voice": clinic.voice.get().map(|v| v.status()),
+        "listen": clinic.listener.get().map(|l| l.status()),
         "schedule": schedule,
         "queue": queue,
         "displays": displays,
@@ -160,7 +162,7 @@ pub async fn check_in(
 ) -> WebResult<Response> {
     let actor = format!("staff:{}", staff.staff_id);
     let outcome = match req.appointment_id.filter(|a| !a.is_empty()) {
-        Some(id) => checkin::by_appointment(&clinic, &id, actor).await,
+        Some(id) => checkin::by_appointment(&clinic, &id, Method::Desk, actor).await,
         None => {
             let details = PatientDetails {
                 first_name: req.first_name.unwrap_or_default(),

@@ -22,13 +22,16 @@ use super::text::{self, Clause};
 pub enum Kind {
     Greeting,
     Call,
+    /// The box answering someone who spoke to it ("What time is your
+    /// appointment?"): they are waiting for it, like a call.
+    Reply,
 }
 
 impl Kind {
     fn priority(self) -> u8 {
         match self {
             Kind::Greeting => 1,
-            Kind::Call => 2,
+            Kind::Call | Kind::Reply => 2,
         }
     }
 }

@@ -83,6 +83,7 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
         .route("/desk/api/displays/pair", post(desk::pair_display))
         .route("/desk/api/displays/{id}/revoke", post(desk::revoke_display))
         .merge(crate::cast::routes())
+        .merge(crate::listen::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(clinic.clone(), observe))
@@ -224,6 +225,8 @@ async fn healthz(State(clinic): State<Arc<Clinic>>) -> Response {
                 "schema_version": version,
                 "tv_clients": clinic.hub.tv_subscribers(),
                 "sync": sync,
+                "voice": clinic.voice.get().map(|v| v.status()),
+                "listen": clinic.listener.get().map(|l| l.status()),
                 "uptime_s": clinic.started_at.elapsed().as_secs(),
             })),
         )

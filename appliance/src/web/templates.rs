@@ -44,6 +44,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../assets/web/templates/pair.html"),
     ),
     (
+        "kiosk.html",
+        include_str!("../../../assets/web/templates/kiosk.html"),
+    ),
+    (
         "home.html",
         include_str!("../../../assets/web/templates/home.html"),
     ),
@@ -90,6 +94,10 @@ pub fn static_file(name: &str) -> Option<(&'static str, &'static str)> {
         "status.js" => (
             "text/javascript; charset=utf-8",
             include_str!("../../../assets/web/static/status.js"),
+        ),
+        "kiosk.js" => (
+            "text/javascript; charset=utf-8",
+            include_str!("../../../assets/web/static/kiosk.js"),
         ),
         "cast.js" => (
             "text/javascript; charset=utf-8",

@@ -160,6 +160,39 @@
     if (!ul.children.length) ul.appendChild(el("li", { "class": "muted" }, "No TVs paired yet."));
   }
 
+  // ---- voice: the lobby speaker's state, mute, and talking to the box
+  var muted = false;
+  function renderVoice(v, l) {
+    var parts = [];
+    if (!v || v.state === "off") parts.push("Lobby voice off" + (v && v.reason ? " (" + v.reason + ")" : ""));
+    else if (!v.device_ok) parts.push("No speaker working" + (v.reason ? " (" + v.reason + ")" : "") + (v.sent_to_fallback ? "; the TV speaks instead" : ""));
+    else parts.push(v.muted ? "Lobby voice muted" : "Lobby voice on");
+    if (!l || l.state === "off") parts.push("voice commands off" + (l && l.reason ? " (" + l.reason + ")" : ""));
+    $("voice-state").textContent = parts.join(" · ");
+    muted = !!(v && v.muted);
+    var mb = $("mute-btn");
+    mb.textContent = muted ? "Unmute voice" : "Mute voice";
+    mb.setAttribute("aria-pressed", muted ? "true" : "false");
+    mb.disabled = !v || v.state === "off";
+    $("talk-btn").disabled = !l || l.state === "off";
+  }
+  $("mute-btn").addEventListener("click", function () {
+    api("/desk/api/voice/mute", { muted: !muted })
+      .then(function (r) { renderVoice(r.voice, { state: $("talk-btn").disabled ? "off" : "ready" }); })
+      .catch(function (e) { showError(e.message); });
+  });
+  $("talk-btn").addEventListener("click", function () {
+    var b = $("talk-btn");
+    b.disabled = true; b.textContent = "Listening…";
+    api("/desk/api/voice/listen", {}).then(function (r) {
+      $("voice-reply").hidden = false;
+      $("voice-heard").textContent = r.heard || "(nothing)";
+      $("voice-say").textContent = r.say + (r.choices && r.choices.length ? " (" + r.choices.join(" / ") + ")" : "");
+      refresh();
+    }).catch(function (e) { showError(e.message); })
+      .then(function () { b.disabled = false; b.textContent = "Talk"; });
+  });
+
   function refresh() {
     return fetch("/desk/api/today", { credentials: "same-origin" }).then(function (r) {
       if (r.status === 401) { location.href = "/desk/login"; return null; }
@@ -170,6 +203,7 @@
       renderSchedule(d.schedule);
       renderDisplays(d.displays);
       var s = d.sync;
+      renderVoice(d.voice, d.listen);
       $("sync-state").textContent = (s.enrolled ? (s.revoked ? "Cloud: this box was removed; it needs a new enrollment. " : (s.online ? "Cloud: online. " : "Cloud: offline, working locally. ")) : "Cloud: not connected. ") + s.events_waiting + " event(s) waiting to go to the cloud.";
     }).catch(function () { $("live").textContent = "cannot reach the box"; });
   }

@@ -1,0 +1,327 @@
+//! Speech to text with whisper.cpp (whisper-rs), kept warm, tuned for short
+//! front-desk utterances: greedy decoding, an audio context sized to the
+//! utterance instead of the full 30 s window, no timestamps, non-speech
+//! tokens suppressed, silence and hallucinations rejected, and a prompt
+//! biased with today's names.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+use super::ListenError;
+use super::vad::RATE;
+
+/// The recogniser's view of one utterance.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub text: String,
+    /// whisper's own estimate that there was no speech at all.
+    pub no_speech: f32,
+    pub audio: Duration,
+    pub took: Duration,
+}
+
+impl Transcript {
+    /// Nothing a person said: silence, noise, or one of the phrases Whisper
+    /// is known to invent on non-speech ("Thank you.", "[BLANK_AUDIO]").
+    pub fn is_empty(&self) -> bool {
+        let t = self
+            .text
+            .trim()
+            .trim_matches(|c: char| !c.is_alphanumeric());
+        if t.is_empty() || self.no_speech > 0.6 {
+            return true;
+        }
+        let lower = t.to_lowercase();
+        const INVENTED: &[&str] = &[
+            "thank you",
+            "thanks for watching",
+            "you",
+            "bye",
+            "blank_audio",
+            "music",
+            "applause",
+            "silence",
+            "coughing",
+            "cough",
+            "laughter",
+            "inaudible",
+        ];
+        INVENTED.contains(&lower.as_str())
+            || (t.starts_with(['[', '(', '*']) && t.ends_with([']', ')', '*']))
+            || (self.text.trim().starts_with(['[', '(']) && self.text.trim().ends_with([']', ')']))
+    }
+}
+
+pub struct Transcriber {
+    ctx: WhisperContext,
+    state: whisper_rs::WhisperState,
+    threads: i32,
+    model: PathBuf,
+}
+
+/// Where the default model lives under the models directory.
+pub fn model_path(models_dir: &Path, model: &str) -> PathBuf {
+    models_dir.join("whisper").join(format!("ggml-{model}.bin"))
+}
+
+static LOGS: Once = Once::new();
+
+impl Transcriber {
+    /// Loads the model (~0.2 s for tiny.en) and allocates its working state
+    /// once, so every utterance after that starts warm.
+    pub fn load(model: &Path, threads: usize) -> Result<Transcriber, ListenError> {
+        if !model.is_file() {
+            return Err(ListenError::ModelMissing(model.to_path_buf()));
+        }
+        // whisper.cpp logs to stderr by default; route it through tracing
+        // (at debug) so the box's log stays one stream.
+        LOGS.call_once(whisper_rs::install_logging_hooks);
+        let path = model
+            .to_str()
+            .ok_or_else(|| ListenError::ModelMissing(model.to_path_buf()))?;
+        let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
+            .map_err(|e| ListenError::Model(model.to_path_buf(), e.to_string()))?;
+        let state = ctx
+            .create_state()
+            .map_err(|e| ListenError::Model(model.to_path_buf(), e.to_string()))?;
+        Ok(Transcriber {
+            ctx,
+            state,
+            threads: threads.clamp(1, 8) as i32,
+            model: model.to_path_buf(),
+        })
+    }
+
+    pub fn model(&self) -> &Path {
+        &self.model
+    }
+
+    pub fn multilingual(&self) -> bool {
+        self.ctx.is_multilingual()
+    }
+
+    /// Transcribes 16 kHz mono samples. `prompt` biases spelling towards
+    /// today's names and providers.
+    pub fn transcribe(&mut self, samples: &[f32], prompt: &str) -> Result<Transcript, ListenError> {
+        let started = Instant::now();
+        let audio = Duration::from_secs_f32(samples.len() as f32 / RATE as f32);
+        if samples.len() < RATE as usize / 10 {
+            return Ok(Transcript {
+                text: String::new(),
+                no_speech: 1.0,
+                audio,
+                took: started.elapsed(),
+            });
+        }
+        let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        p.set_n_threads(self.threads);
+        p.set_language(Some("en"));
+        p.set_translate(false);
+        p.set_no_timestamps(true);
+        p.set_single_segment(true);
+        p.set_no_context(true);
+        p.set_suppress_blank(true);
+        p.set_suppress_nst(true);
+        p.set_temperature(0.0);
+        // No fallback re-decoding at higher temperatures: on a short
+        // utterance it mostly turns noise into invented words, slowly.
+        p.set_temperature_inc(0.0);
+        p.set_no_speech_thold(0.6);
+        // A person says about three words (four tokens) a second; more than
+        // that is the decoder looping, which whisper does on short audio.
+        p.set_max_tokens(max_tokens(samples.len()));
+        p.set_print_progress(false);
+        p.set_print_realtime(false);
+        p.set_print_special(false);
+        p.set_print_timestamps(false);
+        let ctx = std::env::var("XX_CTX")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(audio_ctx(samples.len()));
+        p.set_audio_ctx(ctx);
+        if !prompt.is_empty() && std::env::var("XX_NOPROMPT").is_err() {
+            p.set_initial_prompt(prompt);
+        }
+        self.state
+            .full(p, samples)
+            .map_err(|e| ListenError::Transcribe(e.to_string()))?;
+        let mut text = String::new();
+        let mut no_speech: f32 = 0.0;
+        for seg in self.state.as_iter() {
+            no_speech = no_speech.max(seg.no_speech_probability());
+            if let Ok(s) = seg.to_str_lossy() {
+                text.push_str(&s);
+            }
+        }
+        Ok(Transcript {
+            text: without_loops(text.trim()),
+            no_speech,
+            audio,
+            took: started.elapsed(),
+        })
+    }
+}
+
+fn max_tokens(n: usize) -> i32 {
+    let secs = n as f32 / RATE as f32;
+    (secs * 6.0 + 12.0).round() as i32
+}
+
+/// Cuts the decoder's loops: "Yuki Sato, Yuki Sato, Yuki Sato" → "Yuki
+/// Sato". A phrase (of 1..=8 words) immediately repeated is kept once.
+pub fn without_loops(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let key = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        out.push(words[i]);
+        i += 1;
+        // After each word, drop immediate repeats of the last k words,
+        // until none follows.
+        let mut skipped = true;
+        while skipped {
+            skipped = false;
+            for k in 1..=8.min(out.len()) {
+                let tail: Vec<String> = out[out.len() - k..].iter().map(|w| key(w)).collect();
+                if i + k <= words.len()
+                    && words[i..i + k].iter().map(|w| key(w)).collect::<Vec<_>>() == tail
+                {
+                    i += k;
+                    skipped = true;
+                    break;
+                }
+            }
+        }
+    }
+    // A loop cut off by the token limit: the text starts over ("Call Dan to
+    // room 2. Call Dan to"). Keep the first pass.
+    let keys: Vec<String> = out.iter().map(|w| key(w)).collect();
+    for j in 2..keys.len() {
+        let rest = &keys[j..];
+        if rest.len() >= 2 && keys[..j].len() >= rest.len() && keys.starts_with(rest) {
+            return out[..j].join(" ");
+        }
+    }
+    out.join(" ")
+}
+
+/// Encoder frames for `n` samples: 50 per second, plus headroom, rounded up
+/// to a multiple of 64 so nearby lengths share one graph. The full window
+/// is 1500 (30 s); an 4 s utterance needs about 270, which makes the
+/// encoder several times cheaper.
+pub fn audio_ctx(n: usize) -> i32 {
+    let frames = n.div_ceil(RATE as usize / 50) + 64;
+    (frames.div_ceil(64) * 64).min(1500) as i32
+}
+
+/// "Front desk. Today: Sarah Jones, Ngozi Okafor. Dr. Lee." — whisper
+/// treats it as preceding text and spells those names as written.
+pub fn prompt(names: &[String], providers: &[String]) -> String {
+    let mut p = String::from("Front desk check-in.");
+    if !names.is_empty() {
+        p.push_str(" Today: ");
+        p.push_str(&names.join(", "));
+        p.push('.');
+    }
+    if !providers.is_empty() {
+        p.push(' ');
+        p.push_str(&providers.join(", "));
+        p.push('.');
+    }
+    // Bounded: whisper keeps at most half its text context for the prompt.
+    let mut end = p.len().min(600);
+    while !p.is_char_boundary(end) {
+        end -= 1;
+    }
+    p.truncate(end);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_context_fits_the_utterance() {
+        assert_eq!(audio_ctx(16_000 * 4), 320);
+        assert_eq!(audio_ctx(16_000 * 2), 192);
+        assert_eq!(audio_ctx(16_000 * 60), 1500);
+        assert!(audio_ctx(16_000 * 8) >= 400);
+    }
+
+    #[test]
+    fn decoder_loops_are_cut() {
+        assert_eq!(
+            without_loops("Yuki Sato, Yuki Sato, Yuki Sato, Yuki Sato,"),
+            "Yuki Sato,"
+        );
+        assert_eq!(without_loops("Yes. Yes. Yes. Yes."), "Yes.");
+        assert_eq!(
+            without_loops(
+                "Check in O'mar Fara, Please. Check in O'mar Fara, Please. Please, Please"
+            ),
+            "Check in O'mar Fara, Please."
+        );
+        // Real speech is left alone.
+        assert_eq!(
+            without_loops("Hi, I'm Sarah Jones, I have a two o'clock."),
+            "Hi, I'm Sarah Jones, I have a two o'clock."
+        );
+        assert_eq!(
+            without_loops("Call Dan to room two"),
+            "Call Dan to room two"
+        );
+        assert_eq!(
+            without_loops("Paul Hannah Smith, to Room 2. Paul Hannah Smith, to"),
+            "Paul Hannah Smith, to Room 2."
+        );
+        assert_eq!(without_loops("Yes, yes"), "Yes,");
+    }
+
+    #[test]
+    fn invented_text_on_silence_is_empty() {
+        let t = |text: &str, no_speech: f32| Transcript {
+            text: text.into(),
+            no_speech,
+            audio: Duration::ZERO,
+            took: Duration::ZERO,
+        };
+        assert!(t(" Thank you.", 0.1).is_empty());
+        assert!(t("[BLANK_AUDIO]", 0.1).is_empty());
+        assert!(t("(coughing)", 0.1).is_empty());
+        assert!(t("Sarah Jones", 0.9).is_empty());
+        assert!(!t("Sarah Jones", 0.1).is_empty());
+        assert!(!t("Yes.", 0.1).is_empty());
+    }
+
+    #[test]
+    fn missing_model_is_a_clear_error() {
+        let e = Transcriber::load(Path::new("/nonexistent/ggml-tiny.en.bin"), 2)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("/nonexistent/ggml-tiny.en.bin"), "{e}");
+        assert!(e.contains("fetch-whisper"), "{e}");
+    }
+
+    #[test]
+    fn prompt_names_people_and_is_bounded() {
+        let p = prompt(
+            &["Sarah Jones".into(), "Ngozi Okafor".into()],
+            &["Dr. Lee".into()],
+        );
+        assert_eq!(
+            p,
+            "Front desk check-in. Today: Sarah Jones, Ngozi Okafor. Dr. Lee."
+        );
+        let many: Vec<String> = (0..500).map(|i| format!("Person Number{i}")).collect();
+        assert!(prompt(&many, &[]).len() <= 600);
+    }
+}

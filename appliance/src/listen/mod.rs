@@ -1,0 +1,464 @@
+//! Voice in: someone presses "talk" on the kiosk or the front desk page, the
+//! box opens its microphone for one utterance (`capture`), finds where the
+//! speech starts and ends (`vad`), transcribes it on the box with whisper.cpp
+//! (`asr`), reads what it asks for (`intent`, `names`) and acts on it
+//! through the same check-in cascade as a QR check-in (`dialog`). Audio
+//! never leaves the box and is not stored unless the debug switch is on.
+//!
+//! Latency: transcription starts speculatively when the speaker pauses
+//! (after the short tail whisper needs), while the end-of-speech hangover is
+//! still running; if they do not resume, the result is already there when
+//! the hangover ends. See docs/voice-in.md.
+
+pub mod asr;
+pub mod capture;
+pub mod dialog;
+pub mod intent;
+pub mod model;
+pub mod names;
+pub mod vad;
+pub mod web;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use asr::{Transcriber, Transcript};
+pub use dialog::{Mode, Reply};
+pub use vad::{EndReason, VadSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("the speech model {} is missing (run scripts/fetch-whisper.sh)", .0.display())]
+    ModelMissing(PathBuf),
+    #[error("the speech model {path} could not be loaded: {reason}", path = .0.display(), reason = .1)]
+    Model(PathBuf, String),
+    #[error("transcription failed: {0}")]
+    Transcribe(String),
+    #[error("microphone: {0}")]
+    Device(String),
+    #[error("The box is already listening. Please wait a moment and try again.")]
+    Busy,
+    #[error("Voice check-in is off: {0}")]
+    Off(String),
+}
+
+/// `sos-appliance run` flags for voice in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenArgs {
+    /// Turn voice in (speech recognition) off.
+    #[arg(long = "no-listen", env = "SOS_NO_LISTEN")]
+    pub no_listen: bool,
+    /// Whisper model: tiny.en (default) or base.
+    #[arg(
+        long = "listen-model",
+        env = "SOS_LISTEN_MODEL",
+        default_value = "tiny.en"
+    )]
+    pub model: String,
+    /// Microphone (see `sos-appliance microphones`); default: the system default.
+    #[arg(long = "microphone", env = "SOS_MICROPHONE")]
+    pub microphone: Option<String>,
+    /// Debug only: keep each utterance as a WAV in this directory. Off by
+    /// default: audio is health information and never leaves memory.
+    #[arg(long = "debug-keep-audio", env = "SOS_DEBUG_KEEP_AUDIO")]
+    pub debug_keep_audio: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    pub enabled: bool,
+    pub model: PathBuf,
+    pub microphone: Option<String>,
+    pub threads: usize,
+    pub vad: VadSettings,
+    pub debug_keep_audio: Option<PathBuf>,
+}
+
+impl ListenArgs {
+    pub fn into_config(self, models_dir: &Path) -> ListenConfig {
+        ListenConfig {
+            enabled: !self.no_listen,
+            model: asr::model_path(models_dir, &self.model),
+            microphone: self.microphone,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .min(4),
+            vad: VadSettings::default(),
+            debug_keep_audio: self.debug_keep_audio,
+        }
+    }
+}
+
+/// What one listening window produced.
+#[derive(Debug, Clone)]
+pub struct Heard {
+    pub end: EndReason,
+    /// None when nobody spoke (no transcription was run).
+    pub transcript: Option<Transcript>,
+    /// Seconds of speech transcribed (billing: voice-seconds).
+    pub speech: Duration,
+    /// From the end of speech being decided (hangover over) to the text.
+    pub after_end: Duration,
+    /// The speculative transcription was used.
+    pub speculative: bool,
+    /// The utterance itself, dropped once transcribed (kept on disk only
+    /// with the debug switch).
+    pub audio: Vec<f32>,
+}
+
+/// For `/healthz` and the desk page.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ListenStatus {
+    /// "off", "ready", "listening", "error"
+    pub state: String,
+    pub reason: Option<String>,
+    pub model: Option<String>,
+    pub microphone: Option<String>,
+    pub utterances: u64,
+    pub last_after_end_ms: Option<f64>,
+}
+
+/// A transcription on its way.
+type Pending = mpsc::Receiver<Result<Transcript, ListenError>>;
+
+type Job = (
+    Arc<Vec<f32>>,
+    String,
+    mpsc::Sender<Result<Transcript, ListenError>>,
+);
+
+/// The recogniser on its own thread, kept warm; jobs run one at a time.
+#[derive(Clone)]
+pub struct Asr {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Asr {
+    /// Loads the model on a new thread; fails if it cannot be loaded.
+    pub fn start(model: &Path, threads: usize) -> Result<Asr, ListenError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let model = model.to_path_buf();
+        std::thread::Builder::new()
+            .name("asr".into())
+            .spawn(move || {
+                let mut t = match Transcriber::load(&model, threads) {
+                    Ok(t) => {
+                        let _ = ready_tx.send(Ok(()));
+                        t
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                while let Ok((samples, prompt, reply)) = rx.recv() {
+                    let _ = reply.send(t.transcribe(&samples, &prompt));
+                }
+            })
+            .map_err(|e| ListenError::Transcribe(e.to_string()))?;
+        ready_rx
+            .recv()
+            .map_err(|_| ListenError::Transcribe("the recogniser thread stopped".into()))??;
+        Ok(Asr { jobs: tx })
+    }
+
+    /// Queues a transcription; the answer arrives on the returned channel.
+    pub fn submit(
+        &self,
+        samples: Arc<Vec<f32>>,
+        prompt: String,
+    ) -> mpsc::Receiver<Result<Transcript, ListenError>> {
+        let (tx, rx) = mpsc::channel();
+        if let Err(mpsc::SendError((_, _, reply))) = self.jobs.send((samples, prompt, tx)) {
+            let _ = reply.send(Err(ListenError::Transcribe(
+                "the recogniser thread stopped".into(),
+            )));
+        }
+        rx
+    }
+
+    pub fn transcribe(&self, samples: Vec<f32>, prompt: &str) -> Result<Transcript, ListenError> {
+        self.submit(Arc::new(samples), prompt.to_string())
+            .recv()
+            .map_err(|_| ListenError::Transcribe("the recogniser thread stopped".into()))?
+    }
+}
+
+/// Listens to one utterance from `chunks` (16 kHz mono, any chunk size) and
+/// transcribes it. Blocks; run it off the async runtime. `chunk_timeout`
+/// bounds how long a silent device may starve us.
+pub fn listen_once(
+    chunks: &mpsc::Receiver<Vec<f32>>,
+    settings: &VadSettings,
+    asr: &Asr,
+    prompt: &str,
+    chunk_timeout: Duration,
+) -> Result<Heard, ListenError> {
+    let mut ep = vad::Endpointer::new(settings.clone());
+    // (speech start, last voiced) the speculative job was made for.
+    let mut speculation: Option<((usize, usize), Pending)> = None;
+    let end = loop {
+        let chunk = match chunks.recv_timeout(chunk_timeout) {
+            Ok(c) => c,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(ListenError::Device(
+                    "the microphone stopped sending audio".into(),
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break ep.finish(),
+        };
+        let events = ep.push(&chunk);
+        if let Some(vad::Event::Ended(r)) = events.last() {
+            break *r;
+        }
+        if events.contains(&vad::Event::Resumed) {
+            speculation = None;
+        }
+        if let Some(key) = ep.settled_pause()
+            && speculation.as_ref().is_none_or(|(k, _)| *k != key)
+        {
+            let rx = asr.submit(Arc::new(ep.speech().to_vec()), prompt.to_string());
+            speculation = Some((key, rx));
+        }
+    };
+    let ended_at = Instant::now();
+    if end == EndReason::NoSpeech {
+        return Ok(Heard {
+            end,
+            transcript: None,
+            speech: Duration::ZERO,
+            after_end: ended_at.elapsed(),
+            speculative: false,
+            audio: Vec::new(),
+        });
+    }
+    let speech = ep.speech().to_vec();
+    let seconds = Duration::from_secs_f32(speech.len() as f32 / vad::RATE as f32);
+    let (rx, speculative) = match speculation {
+        Some((key, rx)) if Some(key) == ep.speech_key() => (rx, true),
+        _ => (
+            asr.submit(Arc::new(speech.clone()), prompt.to_string()),
+            false,
+        ),
+    };
+    let transcript = rx
+        .recv()
+        .map_err(|_| ListenError::Transcribe("the recogniser thread stopped".into()))??;
+    Ok(Heard {
+        end,
+        transcript: Some(transcript),
+        speech: seconds,
+        after_end: ended_at.elapsed(),
+        speculative,
+        audio: speech,
+    })
+}
+
+/// The running voice-in service of one box.
+#[derive(Clone)]
+pub struct Listener {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    asr: Option<Asr>,
+    config: ListenConfig,
+    busy: Mutex<()>,
+    status: Mutex<ListenStatus>,
+    pub(crate) dialog: dialog::Conversations,
+}
+
+impl Listener {
+    /// Voice in switched off, with the reason shown on `/healthz` and the desk.
+    pub fn off(reason: impl Into<String>, config: ListenConfig) -> Listener {
+        Listener {
+            inner: Arc::new(Inner {
+                asr: None,
+                status: Mutex::new(ListenStatus {
+                    state: "off".into(),
+                    reason: Some(reason.into()),
+                    ..ListenStatus::default()
+                }),
+                config,
+                busy: Mutex::new(()),
+                dialog: dialog::Conversations::default(),
+            }),
+        }
+    }
+
+    /// Loads the model (blocking, ~0.3 s); never fails: problems leave
+    /// voice in off with a reason.
+    pub fn start(config: ListenConfig) -> Listener {
+        if !config.enabled {
+            return Listener::off("turned off by configuration", config);
+        }
+        match Asr::start(&config.model, config.threads) {
+            Ok(asr) => {
+                tracing::info!(model = %config.model.display(), "voice in ready");
+                let status = ListenStatus {
+                    state: "ready".into(),
+                    model: config
+                        .model
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned()),
+                    microphone: Some(
+                        config
+                            .microphone
+                            .clone()
+                            .unwrap_or_else(|| "default".into()),
+                    ),
+                    ..ListenStatus::default()
+                };
+                Listener {
+                    inner: Arc::new(Inner {
+                        asr: Some(asr),
+                        status: Mutex::new(status),
+                        config,
+                        busy: Mutex::new(()),
+                        dialog: dialog::Conversations::default(),
+                    }),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "voice in off");
+                Listener::off(e.to_string(), config)
+            }
+        }
+    }
+
+    pub fn status(&self) -> ListenStatus {
+        self.inner
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    fn set_state(&self, f: impl FnOnce(&mut ListenStatus)) {
+        if let Ok(mut s) = self.inner.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    pub fn asr(&self) -> Option<&Asr> {
+        self.inner.asr.as_ref()
+    }
+
+    pub(crate) fn conversations(&self) -> &dialog::Conversations {
+        &self.inner.dialog
+    }
+
+    /// Opens the microphone for one utterance and transcribes it. Blocking.
+    pub fn hear_from_microphone(&self, prompt: &str) -> Result<Heard, ListenError> {
+        let chunks = {
+            let (tx, rx) = mpsc::sync_channel::<Vec<f32>>(64);
+            let mic = self.inner.config.microphone.clone();
+            // The capture stream lives on its own thread (cpal streams are
+            // not Send on every host) and stops when the receiver is dropped.
+            let (open_tx, open_rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("microphone".into())
+                .spawn(move || {
+                    let cap = match capture::open(mic.as_deref()) {
+                        Ok(c) => {
+                            let _ = open_tx.send(Ok(c.label.clone()));
+                            c
+                        }
+                        Err(e) => {
+                            let _ = open_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    while let Ok(chunk) = cap.chunks.recv_timeout(Duration::from_secs(3)) {
+                        if tx.send(chunk).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| ListenError::Device(e.to_string()))?;
+            let label = open_rx
+                .recv()
+                .map_err(|_| ListenError::Device("the microphone thread stopped".into()))??;
+            self.set_state(|s| s.microphone = Some(label));
+            rx
+        };
+        self.hear(&chunks, prompt)
+    }
+
+    /// One utterance from any 16 kHz source (the microphone, or a test's
+    /// audio). Only one at a time per box: there is one microphone.
+    pub fn hear(
+        &self,
+        chunks: &mpsc::Receiver<Vec<f32>>,
+        prompt: &str,
+    ) -> Result<Heard, ListenError> {
+        let Some(asr) = &self.inner.asr else {
+            let reason = self.status().reason.unwrap_or_default();
+            return Err(ListenError::Off(reason));
+        };
+        let _one_at_a_time = self.inner.busy.try_lock().map_err(|_| ListenError::Busy)?;
+        self.set_state(|s| s.state = "listening".into());
+        let heard = listen_once(
+            chunks,
+            &self.inner.config.vad,
+            asr,
+            prompt,
+            Duration::from_secs(3),
+        );
+        let mut heard = heard;
+        if let Ok(h) = &mut heard {
+            if let Some(dir) = &self.inner.config.debug_keep_audio {
+                keep_audio(dir, &h.audio);
+            }
+            h.audio = Vec::new();
+        }
+        self.set_state(|s| {
+            match &heard {
+                Ok(h) => {
+                    s.state = "ready".into();
+                    s.reason = None;
+                    s.utterances += 1;
+                    s.last_after_end_ms = Some(h.after_end.as_secs_f64() * 1000.0);
+                }
+                Err(e) => {
+                    s.state = "error".into();
+                    s.reason = Some(e.to_string());
+                }
+            };
+        });
+        heard
+    }
+}
+
+/// Debug switch only: writes the utterance as a WAV. Never on by default.
+fn keep_audio(dir: &Path, samples: &[f32]) {
+    if samples.is_empty() {
+        return;
+    }
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: vad::RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let path = dir.join(format!("utterance-{}.wav", uuid::Uuid::now_v7()));
+    let written = std::fs::create_dir_all(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|_| hound::WavWriter::create(&path, spec).map_err(|e| e.to_string()))
+        .and_then(|mut w| {
+            for &s in samples {
+                w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+                    .map_err(|e| e.to_string())?;
+            }
+            w.finalize().map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "debug: could not keep the utterance");
+    }
+}

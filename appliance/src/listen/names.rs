@@ -1,0 +1,242 @@
+//! Which of today's people a spoken name means: phonetic codes (Double
+//! Metaphone) and edit distance (Jaro-Winkler) over the words the recogniser
+//! wrote, scanning the whole utterance rather than trusting a parse of where
+//! the name starts. Never guesses between two close matches.
+
+use rphonetic::DoubleMetaphone;
+
+/// A person the utterance may name.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: String,
+    pub first: String,
+    pub last: String,
+}
+
+/// How sure we are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NameMatch {
+    /// One person clearly.
+    One { id: String, score: f32 },
+    /// One person, but not clearly enough to act without a "yes".
+    Unsure { id: String, score: f32 },
+    /// Several people fit about equally well: ask which.
+    Several(Vec<String>),
+    /// Nobody.
+    None,
+}
+
+/// Clear match: act on it.
+const SURE: f32 = 0.92;
+/// Plausible match: ask "did you say ...?".
+const PLAUSIBLE: f32 = 0.84;
+/// Two candidates closer than this are "about equally good".
+const TIE: f32 = 0.05;
+
+/// Lower-case ASCII words, accents folded, apostrophes and hyphens joined
+/// ("O'Brien" → "obrien", "Núñez" → "nunez").
+pub fn words(text: &str) -> Vec<String> {
+    deunicode::deunicode(text)
+        .to_lowercase()
+        .replace(['\'', '’', '-'], "")
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Similarity of two folded words in 0..=1: spelling, or sound when the
+/// recogniser wrote a different spelling of the same name (Sara / Sarah,
+/// Jon / John, Catherine / Kathryn).
+pub fn similarity(a: &str, b: &str) -> f32 {
+    if a == b {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let spelled = strsim::jaro_winkler(a, b) as f32;
+    let dm = DoubleMetaphone::default();
+    let (pa, pb) = (dm.double_metaphone(a), dm.double_metaphone(b));
+    let sounds_alike = !pa.primary().is_empty()
+        && (pa.primary() == pb.primary()
+            || pa.primary() == pb.alternate()
+            || pa.alternate() == pb.primary());
+    if sounds_alike {
+        // Same sound: a strong match, a little below an exact spelling so
+        // that an exact spelling wins a tie-break against a homophone.
+        spelled.max(0.93)
+    } else {
+        spelled
+    }
+}
+
+/// Best similarity of `name` (possibly several words) to any run of 1..=3
+/// words in `said` starting at or after `from`; returns (score, end index).
+fn best_run(said: &[String], name: &[String], from: usize) -> Option<(f32, usize, usize)> {
+    if name.is_empty() {
+        return None;
+    }
+    let target: String = name.concat();
+    let mut best: Option<(f32, usize, usize)> = None;
+    for i in from..said.len() {
+        for k in 1..=3 {
+            if i + k > said.len() {
+                break;
+            }
+            let run: String = said[i..i + k].concat();
+            let s = similarity(&run, &target);
+            if best.is_none_or(|(b, _, _)| s > b) {
+                best = Some((s, i, i + k));
+            }
+        }
+    }
+    best
+}
+
+/// How well the utterance names this person: first name then last name,
+/// next to each other (one filler word allowed: "Sarah, uh, Jones").
+pub fn score(said: &[String], c: &Candidate) -> f32 {
+    let first = words(&c.first);
+    let last = words(&c.last);
+    let mut best = 0.0f32;
+    for i in 0..said.len() {
+        for k in 1..=3 {
+            if i + k > said.len() {
+                break;
+            }
+            let run: String = said[i..i + k].concat();
+            let sf = similarity(&run, &first.concat());
+            if sf < 0.7 {
+                continue;
+            }
+            let after = i + k;
+            let window = &said[after..said.len().min(after + 4)];
+            if let Some((sl, start, _)) = best_run(window, &last, 0) {
+                // The weaker half decides: a right first name must not
+                // carry a wrong last name ("Dan Bowen" is not Dan Brown).
+                if start <= 1 {
+                    best = best.max(sf.min(sl));
+                }
+            }
+        }
+    }
+    // The recogniser sometimes writes a name as one word ("Yukisato"):
+    // compare single words with the whole name, strictly.
+    let whole: String = first.iter().chain(last.iter()).cloned().collect();
+    for w in said {
+        if w.len() >= 6 && strsim::jaro_winkler(w, &whole) as f32 >= 0.96 {
+            best = best.max(strsim::jaro_winkler(w, &whole) as f32);
+        }
+    }
+    best
+}
+
+/// Picks the person the utterance names among `candidates`.
+pub fn find(said: &[String], candidates: &[Candidate]) -> NameMatch {
+    let mut scored: Vec<(f32, &Candidate)> =
+        candidates.iter().map(|c| (score(said, c), c)).collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let Some(&(top, best)) = scored.first() else {
+        return NameMatch::None;
+    };
+    if top < PLAUSIBLE {
+        return NameMatch::None;
+    }
+    let close: Vec<String> = scored
+        .iter()
+        .take_while(|(s, _)| *s >= PLAUSIBLE && top - *s < TIE)
+        .map(|(_, c)| c.id.clone())
+        .collect();
+    if close.len() > 1 {
+        return NameMatch::Several(close);
+    }
+    if top >= SURE {
+        NameMatch::One {
+            id: best.id.clone(),
+            score: top,
+        }
+    } else {
+        NameMatch::Unsure {
+            id: best.id.clone(),
+            score: top,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(id: &str, first: &str, last: &str) -> Candidate {
+        Candidate {
+            id: id.into(),
+            first: first.into(),
+            last: last.into(),
+        }
+    }
+
+    fn today() -> Vec<Candidate> {
+        vec![
+            c("a", "Sarah", "Jones"),
+            c("b", "Ngozi", "Okafor"),
+            c("c", "Siobhan", "O'Brien"),
+            c("d", "José", "Núñez"),
+            c("e", "Mary Ann", "Van der Berg"),
+            c("f", "Dan", "Brown"),
+        ]
+    }
+
+    #[test]
+    fn exact_and_respelled_names_match_the_right_person() {
+        let people = today();
+        for (said, want) in [
+            ("Hi, I'm Sarah Jones, I have a two o'clock", "a"),
+            ("hi im sara jones", "a"),
+            ("This is Ngozi Okafor checking in.", "b"),
+            ("Siobhan O'Brien for my cleaning", "c"),
+            ("Jose Nunez", "d"),
+            ("Maryann Vanderberg", "e"),
+            ("Mary Ann van der Berg here", "e"),
+            ("This is Josenunez checking in", "d"),
+        ] {
+            match find(&words(said), &people) {
+                NameMatch::One { id, .. } => assert_eq!(id, want, "{said}"),
+                other => panic!("{said}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn two_close_names_are_never_guessed() {
+        let mut people = today();
+        people.push(c("g", "Sara", "Jones"));
+        assert_eq!(
+            find(&words("I'm Sarah Jones"), &people),
+            NameMatch::Several(vec!["a".into(), "g".into()])
+        );
+    }
+
+    #[test]
+    fn an_unknown_name_matches_nobody() {
+        assert_eq!(
+            find(&words("Hi I'm Peter Schmidt"), &today()),
+            NameMatch::None
+        );
+        assert_eq!(
+            find(&words("next patient please"), &today()),
+            NameMatch::None
+        );
+        assert_eq!(find(&[], &today()), NameMatch::None);
+        assert_eq!(find(&words("Sarah Jones"), &[]), NameMatch::None);
+    }
+
+    #[test]
+    fn a_near_miss_asks_for_confirmation() {
+        // "Dan Bowen" is close to Dan Brown but not certain.
+        match find(&words("I'm Dan Bowen"), &today()) {
+            NameMatch::Unsure { id, .. } => assert_eq!(id, "f"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

