@@ -137,12 +137,8 @@ impl Transcriber {
         p.set_print_realtime(false);
         p.set_print_special(false);
         p.set_print_timestamps(false);
-        let ctx = std::env::var("XX_CTX")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(audio_ctx(samples.len()));
-        p.set_audio_ctx(ctx);
-        if !prompt.is_empty() && std::env::var("XX_NOPROMPT").is_err() {
+        p.set_audio_ctx(audio_ctx(samples.len()));
+        if !prompt.is_empty() {
             p.set_initial_prompt(prompt);
         }
         self.state
@@ -202,10 +198,15 @@ pub fn without_loops(text: &str) -> String {
     }
     // A loop cut off by the token limit: the text starts over ("Call Dan to
     // room 2. Call Dan to"). Keep the first pass.
+    // Loops can differ by a word ("Call I Chobello … Col I Chobello").
     let keys: Vec<String> = out.iter().map(|w| key(w)).collect();
     for j in 2..keys.len() {
         let rest = &keys[j..];
-        if rest.len() >= 2 && keys[..j].len() >= rest.len() && keys.starts_with(rest) {
+        if rest.len() < 2 || j < rest.len() {
+            continue;
+        }
+        let same = rest.iter().zip(&keys[..]).filter(|(a, b)| a == b).count();
+        if same == rest.len() || (rest.len() >= 4 && same * 4 >= rest.len() * 3) {
             return out[..j].join(" ");
         }
     }
@@ -283,6 +284,10 @@ mod tests {
             "Paul Hannah Smith, to Room 2."
         );
         assert_eq!(without_loops("Yes, yes"), "Yes,");
+        assert_eq!(
+            without_loops("Call I Chobello to Room 1, Please, Col I Chobello to Room 1, Please,"),
+            "Call I Chobello to Room 1, Please,"
+        );
     }
 
     #[test]

@@ -210,6 +210,14 @@ pub fn room(said: &[String], rooms: &[String]) -> Option<String> {
             return Some(r);
         }
     }
+    // "... to Rint II": a number at the end, one misheard word after "to".
+    let n = said.len();
+    if n >= 3 && matches!(said[n - 3].as_str(), "to" | "into") {
+        let last = roman(&said[n - 1]).unwrap_or(&said[n - 1]);
+        if let Some(r) = strict_number(last).and_then(room_number) {
+            return Some(r);
+        }
+    }
     None
 }
 
@@ -227,6 +235,19 @@ fn provider(said: &[String]) -> Option<String> {
     Some(w.to_string())
 }
 
+fn commands_by_sound(said: Vec<String>) -> Vec<String> {
+    let dm = rphonetic::DoubleMetaphone::default();
+    said.into_iter()
+        .map(|w| {
+            ["cancel", "repeat", "yes", "next"]
+                .into_iter()
+                .find(|c| w.len() >= 4 && dm.is_double_metaphone_equal(&w, c, false))
+                .map(str::to_string)
+                .unwrap_or(w)
+        })
+        .collect()
+}
+
 /// Reads the recogniser's text.
 pub fn parse(text: &str, rooms: &[String]) -> Intent {
     let said = tokens(text);
@@ -234,6 +255,13 @@ pub fn parse(text: &str, rooms: &[String]) -> Intent {
         return Intent::Unknown;
     }
     let short = said.len() <= 4;
+    // A one- or two-word command the recogniser misspelled ("Kansal"): the
+    // command words sound unlike each other, so compare sounds.
+    let said = if said.len() <= 2 {
+        commands_by_sound(said)
+    } else {
+        said
+    };
     if any(&said, &["cancel", "never mind", "nevermind", "forget it"]) {
         return Intent::Cancel;
     }
@@ -300,6 +328,7 @@ pub fn parse(text: &str, rooms: &[String]) -> Intent {
             "this is",
             "its",
             "checking in",
+            "checking",
             "check in",
             "check me in",
             "here for",
@@ -416,6 +445,7 @@ mod tests {
             "Al Mateo Rossi, Turin III, Please,",
             "All Fatima Dialo, to Run 3.",
             "Almar DeSova, Thirun Three",
+            "Call David Cohen to Rint III.",
         ] {
             assert_eq!(
                 parse(misheard, &r),
@@ -444,6 +474,7 @@ mod tests {
         assert_eq!(parse("No, not me", &r), Intent::No);
         assert_eq!(parse("Cancel that.", &r), Intent::Cancel);
         assert_eq!(parse("Never mind.", &r), Intent::Cancel);
+        assert_eq!(parse("Kansal,", &r), Intent::Cancel);
         assert_eq!(parse("Can you repeat that?", &r), Intent::Repeat);
         assert_eq!(
             parse("At two o'clock.", &r),

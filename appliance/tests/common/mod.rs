@@ -31,7 +31,16 @@ impl Daemon {
     }
 
     pub fn demo_in(dir: tempfile::TempDir, extra: &[&str]) -> Daemon {
+        Self::demo_env(dir, extra, &[])
+    }
+
+    /// A demo daemon with extra environment (e.g. a HOME whose
+    /// `.asoundrc` gives it file-backed audio devices).
+    pub fn demo_env(dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &Path)]) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sos-appliance"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.arg("demo")
             .arg("--data-dir")
             .arg(dir.path())
