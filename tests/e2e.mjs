@@ -456,6 +456,32 @@ async function main() {
     await shot(desk, "h-desk-revoked", true);
   });
 
+  // i. Voice: the desk's mute switch, and the kiosk answering in plain
+  // words (here, with no sound card, that the microphone is not working).
+  await check("i. desk mutes and unmutes the lobby voice; the kiosk answers plainly", async () => {
+    await until(async () => (await desk.textContent("#voice-state")).trim().length > 0, "desk shows the voice state");
+    await desk.click("#mute-btn");
+    await until(async () => (await desk.textContent("#mute-btn")).trim() === "Unmute voice", "mute button turns into unmute");
+    assert((await desk.getAttribute("#mute-btn", "aria-pressed")) === "true", "mute button is not pressed");
+    await until(async () => /muted/i.test(await desk.textContent("#voice-state")), "desk says the voice is muted");
+    await shot(desk, "i1-desk-voice-muted");
+    await desk.click("#mute-btn");
+    await until(async () => (await desk.textContent("#mute-btn")).trim() === "Mute voice", "unmuted again");
+    const kiosk = await deskCtx.newPage();
+    await kiosk.goto(base + "/kiosk");
+    assert(await isShown(kiosk, "#talk"), "kiosk has no talk button");
+    await kiosk.click("#talk");
+    const said = await until(async () => {
+      const st = (await kiosk.textContent("#state")).trim();
+      const say = (await kiosk.isVisible("#say")) ? (await kiosk.textContent("#say")).trim() : "";
+      const t = say || st;
+      return t && !/Listening/.test(t) ? t : null;
+    }, "kiosk answers", 30_000);
+    assert(/microphone|catch|front desk|QR/i.test(said), `kiosk answer is not plain: "${said}"`);
+    await shot(kiosk, "i2-kiosk-answer");
+    await kiosk.close();
+  });
+
   await check("z. no script errors or failed requests on any page", async () => {
     assert(pageErrors.length === 0, pageErrors.join("\n"));
   });

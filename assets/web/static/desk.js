@@ -163,10 +163,12 @@
   // ---- voice: the lobby speaker's state, mute, and talking to the box
   var muted = false;
   function renderVoice(v, l) {
+    if (!$("voice-state")) return;
     var parts = [];
     if (!v || v.state === "off") parts.push("Lobby voice off" + (v && v.reason ? " (" + v.reason + ")" : ""));
     else if (!v.device_ok) parts.push("No speaker working" + (v.reason ? " (" + v.reason + ")" : "") + (v.sent_to_fallback ? "; the TV speaks instead" : ""));
-    else parts.push(v.muted ? "Lobby voice muted" : "Lobby voice on");
+    else parts.push("Lobby voice on");
+    if (v && v.muted) parts.push("muted");
     if (!l || l.state === "off") parts.push("voice commands off" + (l && l.reason ? " (" + l.reason + ")" : ""));
     $("voice-state").textContent = parts.join(" · ");
     muted = !!(v && v.muted);
@@ -176,12 +178,12 @@
     mb.disabled = !v || v.state === "off";
     $("talk-btn").disabled = !l || l.state === "off";
   }
-  $("mute-btn").addEventListener("click", function () {
+  if ($("mute-btn")) $("mute-btn").addEventListener("click", function () {
     api("/desk/api/voice/mute", { muted: !muted })
       .then(function (r) { renderVoice(r.voice, { state: $("talk-btn").disabled ? "off" : "ready" }); })
       .catch(function (e) { showError(e.message); });
   });
-  $("talk-btn").addEventListener("click", function () {
+  if ($("talk-btn")) $("talk-btn").addEventListener("click", function () {
     var b = $("talk-btn");
     b.disabled = true; b.textContent = "Listening…";
     api("/desk/api/voice/listen", {}).then(function (r) {
