@@ -433,8 +433,29 @@ async function main() {
     await shot(tv, "g3-tv-two-waiting");
   });
 
-  // h. Removing the TV from the desk blanks it back to a pairing state.
-  await check("h. revoked TV stops showing patients and goes back to pairing", async () => {
+  // h. With no speaker on this machine, the paired TV was told to say the
+  // announcements itself, and can fetch them as WAV.
+  await check("h. no speaker: the TV is sent each announcement as audio to play", async () => {
+    // The voice loads on first use (a few seconds on a busy machine).
+    const speakFrames = () => tvFrames.map((f) => { try { return JSON.parse(f); } catch (e) { return {}; } }).filter((m) => m.type === "speak");
+    let speaks = [];
+    try {
+      speaks = await until(() => { const s = speakFrames(); return s.length >= 1 ? s : null; }, "a speak frame", 45_000);
+    } catch (e) {
+      const voice = (await (await fetch(base + "/healthz")).json()).voice;
+      throw new Error(`${e.message}; voice: ${JSON.stringify(voice)}`);
+    }
+    const r = await fetch(base + speaks[speaks.length - 1].audio);
+    assert(r.status === 200, `audio fetch answered ${r.status}`);
+    assert(r.headers.get("content-type") === "audio/wav", `content type ${r.headers.get("content-type")}`);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    assert(bytes.length > 8000 && String.fromCharCode(...bytes.slice(0, 4)) === "RIFF", "not a WAV with sound");
+    const gone = await fetch(base + "/tv/audio/0123456789abcdef");
+    assert(gone.status === 404, "an unknown clip must be 404");
+  });
+
+  // i. Removing the TV from the desk blanks it back to a pairing state.
+  await check("i. revoked TV stops showing patients and goes back to pairing", async () => {
     desk.once("dialog", (d) => d.accept());
     await desk.locator("#displays button.revoke").first().click();
     await until(async () => !(await isShown(tv, "#lobby")), "TV leaves the lobby screen");
@@ -446,25 +467,25 @@ async function main() {
     const html = await tv.evaluate(() => document.body.innerText);
     assert(!/Sarah|José/.test(html), "TV still shows a patient");
     assert(/removed|not paired/i.test(html), "TV does not say why it is unpaired");
-    await shot(tv, "h1-tv-removed");
+    await shot(tv, "i1-tv-removed");
     await until(async () => /No TVs paired/.test(await desk.textContent("#displays")), "desk shows no TV paired");
     // And the TV's old token is no good any more: a reload keeps it unpaired.
     await tv.reload();
     await until(async () => (await isShown(tv, "#pairing")) && !(await isShown(tv, "#lobby")), "reloaded TV is still unpaired");
     assert(!/Sarah|José/.test(await visibleText(tv)), "reloaded TV shows a patient");
-    await shot(tv, "h2-tv-reloaded");
-    await shot(desk, "h-desk-revoked", true);
+    await shot(tv, "i2-tv-reloaded");
+    await shot(desk, "i-desk-revoked", true);
   });
 
-  // i. Voice: the desk's mute switch, and the kiosk answering in plain
+  // j. Voice: the desk's mute switch, and the kiosk answering in plain
   // words (here, with no sound card, that the microphone is not working).
-  await check("i. desk mutes and unmutes the lobby voice; the kiosk answers plainly", async () => {
+  await check("j. desk mutes and unmutes the lobby voice; the kiosk answers plainly", async () => {
     await until(async () => (await desk.textContent("#voice-state")).trim().length > 0, "desk shows the voice state");
     await desk.click("#mute-btn");
     await until(async () => (await desk.textContent("#mute-btn")).trim() === "Unmute voice", "mute button turns into unmute");
     assert((await desk.getAttribute("#mute-btn", "aria-pressed")) === "true", "mute button is not pressed");
     await until(async () => /muted/i.test(await desk.textContent("#voice-state")), "desk says the voice is muted");
-    await shot(desk, "i1-desk-voice-muted");
+    await shot(desk, "j1-desk-voice-muted");
     await desk.click("#mute-btn");
     await until(async () => (await desk.textContent("#mute-btn")).trim() === "Mute voice", "unmuted again");
     const kiosk = await deskCtx.newPage();
@@ -478,7 +499,7 @@ async function main() {
       return t && !/Listening/.test(t) ? t : null;
     }, "kiosk answers", 30_000);
     assert(/microphone|catch|front desk|QR/i.test(said), `kiosk answer is not plain: "${said}"`);
-    await shot(kiosk, "i2-kiosk-answer");
+    await shot(kiosk, "j2-kiosk-answer");
     await kiosk.close();
   });
 

@@ -46,6 +46,8 @@ pub struct Clinic {
     pub cast: crate::cast::CastSlot,
     /// The lobby voice, once started (absent in tools that never speak).
     pub voice: std::sync::OnceLock<crate::voice::VoiceHandle>,
+    /// Announcements waiting for the TVs to play them (no speaker works).
+    pub lobby_audio: crate::display::speaker::LobbyAudio,
     /// Voice in, once its model is loaded.
     pub listener: std::sync::OnceLock<crate::listen::Listener>,
 }
@@ -81,6 +83,7 @@ impl Clinic {
             started_at: std::time::Instant::now(),
             cast: Default::default(),
             voice: Default::default(),
+            lobby_audio: Default::default(),
             listener: Default::default(),
         }))
     }

@@ -178,6 +178,12 @@ impl Hub {
         });
     }
 
+    /// No speaker works: TVs play this announcement themselves.
+    pub fn speak(&self, audio_path: &str) {
+        let mut state = self.lock();
+        self.emit(&mut state, json!({"type": "speak", "audio": audio_path}));
+    }
+
     /// A check-in moved on (called, seen, no-show, back to waiting).
     pub fn status_changed(&self, entry: QueueEntry, announcement: Option<String>) {
         let (id, status, room) = (entry.id.clone(), entry.status, entry.room.clone());

@@ -7,6 +7,7 @@
 
 pub mod hub;
 pub mod pairing;
+pub mod speaker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

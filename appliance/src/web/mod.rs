@@ -65,6 +65,7 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
         .route("/status/{token}/ws", get(checkin::pages::status_ws))
         .route("/tv", get(display::tv_page))
         .route("/tv/ws", get(display::tv_ws))
+        .route("/tv/audio/{id}", get(display::speaker::clip))
         .route("/desk", get(desk::page))
         .route(
             "/desk/login",

@@ -105,8 +105,17 @@
     if (m.type === "arrived") { upsert(m.entry, m.seq); welcome(m.welcome); }
     else if (m.type === "called" || m.type === "updated") { upsert(m.entry, m.seq); }
     else if (m.type === "removed") { state.queue = state.queue.filter(function (e) { return e.id !== m.id; }); }
+    else if (m.type === "speak") { speak(m.audio); return; }
     render();
     document.body.setAttribute("data-seq", String(state.seq));
+  }
+
+  // The box has no working speaker: this TV says the announcement instead.
+  function speak(url) {
+    try {
+      var p = new Audio(url).play();
+      if (p && p.catch) p.catch(function () { /* autoplay refused: the screen still shows it */ });
+    } catch (e) { /* no audio on this screen */ }
   }
 
   function connect() {
