@@ -18,9 +18,12 @@ use crate::web::error::WebError;
 const KEEP: usize = 8;
 const FOR: Duration = Duration::from_secs(120);
 
+/// (id, kept at, WAV)
+type Clip = (String, Instant, Arc<[u8]>);
+
 #[derive(Default)]
 pub struct LobbyAudio {
-    clips: Mutex<VecDeque<(String, Instant, Arc<[u8]>)>>,
+    clips: Mutex<VecDeque<Clip>>,
 }
 
 impl LobbyAudio {
