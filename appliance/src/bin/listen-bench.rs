@@ -1,0 +1,335 @@
+//! Voice-in benchmark (issue 4): end of speech → intent decided for 2-, 4-
+//! and 8-second front-desk utterances fed in real time, the recogniser's
+//! real-time factor, and RSS with tiny.en loaded; compared in the same run
+//! with faster-whisper (int8, float32, beam 1) and pywhispercpp transcribing
+//! the same clips the usual way (scripts/listen_reference.py).
+//!
+//! Run it with `scripts/listen-bench.sh` (sets up the Python side).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use appliance::listen::capture::ToMono16k;
+use appliance::listen::{self, Asr, VadSettings, intent, vad};
+use appliance::voice::{self, PiperVoice, Synth, SynthSettings, VoiceFiles, text};
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, env = "SOS_MODELS_DIR")]
+    models_dir: Option<PathBuf>,
+    /// Python with faster-whisper and pywhispercpp (scripts/listen-bench.sh).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// scripts/listen_reference.py
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Runs per clip (median reported).
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+const CLIPS: [(&str, &str); 3] = [
+    ("2s", "Call Sarah Jones to room two."),
+    (
+        "4s",
+        "Hi, I'm Sarah Jones, I have a two o'clock with Doctor Lee.",
+    ),
+    (
+        "8s",
+        "Hello, my name is Oluwaseun Adeyemi, I have a two o'clock appointment with Doctor Lee, and my son Liam is here for his check-up too.",
+    ),
+];
+
+/// Scratch directory for the clips, removed at the end.
+struct BenchDir(PathBuf);
+
+impl BenchDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for BenchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn rss_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn synthesise(models: &Path, text_: &str) -> Result<Vec<f32>> {
+    let files = VoiceFiles::locate(models, voice::DEFAULT_VOICE);
+    if let Some(m) = files.missing() {
+        bail!("{} is missing: run scripts/fetch-voice.sh", m.display());
+    }
+    let mut v = PiperVoice::load(&files, voice::DEFAULT_VOICE, SynthSettings::deterministic())?;
+    let mut pcm = Vec::new();
+    for c in text::clauses(text_) {
+        pcm.extend(v.synth_clause(&c)?.samples);
+    }
+    let mut conv = ToMono16k::new(v.sample_rate(), 1)?;
+    let mut out = conv.push(&pcm);
+    out.extend(conv.push(&vec![0.0; v.sample_rate() as usize / 4]));
+    Ok(out)
+}
+
+fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: vad::RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)?;
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+    }
+    w.finalize()?;
+    Ok(())
+}
+
+struct Live {
+    /// VAD decided the end → intent decided.
+    after_end_ms: f64,
+    /// Last voiced sample → intent decided (includes the hangover).
+    after_speech_ms: f64,
+    speculative: bool,
+    text: String,
+    intent: String,
+}
+
+/// Feeds the clip in real time (20 ms chunks), after 300 ms of room noise
+/// and followed by silence, as a microphone would.
+fn live(asr: &Asr, speech: &[f32], prompt: &str, rooms: &[String]) -> Result<Live> {
+    let mut audio = vec![0.0005f32; vad::RATE as usize * 3 / 10];
+    audio.extend_from_slice(speech);
+    audio.extend(vec![0.0005f32; vad::RATE as usize * 2]);
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    let feeder = std::thread::spawn(move || {
+        for (i, c) in audio.chunks(vad::FRAME).enumerate() {
+            let due = started + Duration::from_millis(20 * i as u64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if tx.send(c.to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let heard = listen::listen_once(
+        &rx,
+        &VadSettings::default(),
+        asr,
+        prompt,
+        Duration::from_secs(5),
+    )?;
+    let decided_at = Instant::now();
+    let text = heard
+        .transcript
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    let parsed = intent::parse(&text, rooms);
+    let intent_at = Instant::now();
+    drop(rx);
+    let _ = feeder.join();
+    // The speech's last sample left the "microphone" at this offset.
+    let speech_end = started
+        + Duration::from_millis(300)
+        + Duration::from_secs_f64(speech.len() as f64 / vad::RATE as f64);
+    let after_end = heard.after_end + (intent_at - decided_at);
+    Ok(Live {
+        after_end_ms: after_end.as_secs_f64() * 1000.0,
+        after_speech_ms: intent_at
+            .saturating_duration_since(speech_end)
+            .as_secs_f64()
+            * 1000.0,
+        speculative: heard.speculative,
+        text,
+        intent: format!("{parsed:?}"),
+    })
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let models = args
+        .models_dir
+        .clone()
+        .unwrap_or_else(voice::default_models_dir);
+    let model = listen::asr::model_path(&models, "tiny.en");
+    let dir =
+        BenchDir(std::env::temp_dir().join(format!("sos-listen-bench-{}", std::process::id())));
+    std::fs::create_dir_all(dir.path())?;
+    let rooms: Vec<String> = (1..=4).map(|n| format!("Room {n}")).collect();
+    let prompt = listen::asr::prompt(
+        &[
+            "Sarah Jones".into(),
+            "Oluwaseun Adeyemi".into(),
+            "Liam Adeyemi".into(),
+        ],
+        &["Dr. Lee".into()],
+    );
+
+    println!(
+        "voice-in benchmark: tiny.en, {} threads, {} runs per clip (median)",
+        args.threads, args.repeat
+    );
+    let mut clips = Vec::new();
+    for (label, t) in CLIPS {
+        let s = synthesise(&models, t)?;
+        let path = dir.path().join(format!("{label}.wav"));
+        write_wav(&path, &s)?;
+        clips.push((label, t, s, path));
+    }
+    let (rss_before, _) = rss_mb();
+    let load = Instant::now();
+    let asr = Asr::start(&model, args.threads)?;
+    let load_ms = load.elapsed().as_secs_f64() * 1000.0;
+
+    println!();
+    println!(
+        "| clip | audio s | whole-clip transcribe ms | RTF | VAD end → intent ms | last word → intent ms | speculative | intent |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut ours = Vec::new();
+    for (label, _, speech, _) in &clips {
+        let secs = speech.len() as f64 / vad::RATE as f64;
+        // Warm-up, then the usual whole-clip transcription.
+        asr.transcribe(speech.clone(), &prompt)?;
+        let mut whole = Vec::new();
+        for _ in 0..args.repeat {
+            let t = Instant::now();
+            asr.transcribe(speech.clone(), &prompt)?;
+            whole.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let mut after_end = Vec::new();
+        let mut after_speech = Vec::new();
+        let mut last = None;
+        for _ in 0..args.repeat {
+            let l = live(&asr, speech, &prompt, &rooms)?;
+            after_end.push(l.after_end_ms);
+            after_speech.push(l.after_speech_ms);
+            last = Some(l);
+        }
+        let whole_ms = median(whole);
+        let l = last.context("no run")?;
+        println!(
+            "| {label} | {secs:.2} | {whole_ms:.0} | {:.3} | {:.0} | {:.0} | {} | {} |",
+            whole_ms / 1000.0 / secs,
+            median(after_end),
+            median(after_speech),
+            l.speculative,
+            l.intent
+        );
+        println!("|   | heard: {:?} |||||||", l.text);
+        ours.push((label.to_string(), whole_ms));
+    }
+    let (rss, hwm) = rss_mb();
+    println!();
+    println!(
+        "sos-appliance voice in: model load {load_ms:.0} ms; RSS {rss:.0} MB (peak {hwm:.0} MB; {:.0} MB before the model, incl. the Piper voice used to make the clips)",
+        rss_before
+    );
+
+    let (Some(python), Some(reference)) = (&args.python, &args.reference) else {
+        println!("\n(no --python/--reference: the Python comparison was skipped)");
+        return Ok(());
+    };
+    let ct2 = models.join("whisper").join("ct2-tiny.en");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(reference)
+        .arg("--ct2-dir")
+        .arg(&ct2)
+        .arg("--ggml")
+        .arg(&model)
+        .args([
+            "--threads",
+            &args.threads.to_string(),
+            "--repeat",
+            &args.repeat.to_string(),
+        ]);
+    for (_, _, _, p) in &clips {
+        cmd.arg(p);
+    }
+    let out = cmd.output().context("run the Python reference")?;
+    if !out.status.success() {
+        bail!(
+            "the Python reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    println!();
+    println!(
+        "Reference (same clips, same weights, {} threads, transcribing each whole clip the usual way):",
+        args.threads
+    );
+    println!(
+        "| engine | RSS MB | {} |",
+        clips
+            .iter()
+            .map(|c| format!("{} ms", c.0))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|---|{}", "---|".repeat(clips.len()));
+    let engines = v["engines"]
+        .as_object()
+        .context("reference JSON has no engines")?;
+    for (name, e) in engines {
+        let cells: Vec<String> = clips
+            .iter()
+            .map(|(_, _, _, p)| {
+                let c = &e["clips"][p.to_string_lossy().as_ref()];
+                format!("{:.0}", c["median_ms"].as_f64().unwrap_or(f64::NAN))
+            })
+            .collect();
+        println!(
+            "| {name} | {:.0} | {} |",
+            e["rss_mb"].as_f64().unwrap_or(f64::NAN),
+            cells.join(" | ")
+        );
+    }
+    println!();
+    for (label, _, _, p) in &clips {
+        let key = p.to_string_lossy();
+        let fw = ["faster-whisper-int8", "faster-whisper-float32"]
+            .iter()
+            .filter_map(|n| engines.get(*n))
+            .filter_map(|e| e["clips"][key.as_ref()]["median_ms"].as_f64())
+            .fold(f64::INFINITY, f64::min);
+        let whole = ours
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, ms)| *ms)
+            .unwrap_or(f64::NAN);
+        println!(
+            "{label}: fastest faster-whisper {fw:.0} ms for the whole clip; the box's whole-clip transcription {whole:.0} ms ({:.2}x)",
+            fw / whole
+        );
+    }
+    Ok(())
+}
