@@ -272,7 +272,13 @@ async fn a_patient_checks_in_by_voice_and_staff_call_them_by_voice() {
     let heard = tokio::task::spawn_blocking(move || {
         announcements(&played)
             .into_iter()
-            .map(|a| asr.transcribe(a, "").unwrap().text)
+            .map(|a| {
+                // Some quiet around each, as a microphone in the room hears.
+                let mut clip = vec![0.0; 16_000 / 2];
+                clip.extend(a);
+                clip.extend(vec![0.0; 16_000 / 2]);
+                asr.transcribe(clip, "").unwrap().text
+            })
             .collect::<Vec<_>>()
             .join(" ")
     })

@@ -139,8 +139,23 @@ pub struct Asr {
 }
 
 impl Asr {
-    /// Loads the model on a new thread; fails if it cannot be loaded.
+    /// Loads the model on a new thread and waits for it; fails if it cannot
+    /// be loaded (tests, benchmarks).
     pub fn start(model: &Path, threads: usize) -> Result<Asr, ListenError> {
+        let (asr, ready) = Asr::spawn(model, threads)?;
+        ready
+            .recv()
+            .map_err(|_| ListenError::Transcribe("the recogniser thread stopped".into()))??;
+        Ok(asr)
+    }
+
+    /// Starts loading the model on a new thread and returns at once: jobs
+    /// submitted meanwhile wait for it (the box loads it while the first
+    /// person is still speaking). `ready` says when, or why not.
+    pub fn spawn(
+        model: &Path,
+        threads: usize,
+    ) -> Result<(Asr, mpsc::Receiver<Result<(), ListenError>>), ListenError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let model = model.to_path_buf();
@@ -153,7 +168,12 @@ impl Asr {
                         t
                     }
                     Err(e) => {
+                        let msg = e.to_string();
                         let _ = ready_tx.send(Err(e));
+                        // Whoever is waiting gets the reason, not a hang.
+                        while let Ok((_, _, reply)) = rx.try_recv() {
+                            let _ = reply.send(Err(ListenError::Transcribe(msg.clone())));
+                        }
                         return;
                     }
                 };
@@ -162,10 +182,7 @@ impl Asr {
                 }
             })
             .map_err(|e| ListenError::Transcribe(e.to_string()))?;
-        ready_rx
-            .recv()
-            .map_err(|_| ListenError::Transcribe("the recogniser thread stopped".into()))??;
-        Ok(Asr { jobs: tx })
+        Ok((Asr { jobs: tx }, ready_rx))
     }
 
     /// Queues a transcription; the answer arrives on the returned channel.
@@ -267,7 +284,10 @@ pub struct Listener {
 }
 
 struct Inner {
-    asr: Option<Asr>,
+    /// Loaded on the first utterance, then kept warm (an idle box that is
+    /// never spoken to does not carry the model's ~250 MB).
+    asr: Mutex<Option<Asr>>,
+    available: bool,
     config: ListenConfig,
     busy: Mutex<()>,
     status: Mutex<ListenStatus>,
@@ -279,7 +299,8 @@ impl Listener {
     pub fn off(reason: impl Into<String>, config: ListenConfig) -> Listener {
         Listener {
             inner: Arc::new(Inner {
-                asr: None,
+                asr: Mutex::new(None),
+                available: false,
                 status: Mutex::new(ListenStatus {
                     state: "off".into(),
                     reason: Some(reason.into()),
@@ -292,44 +313,58 @@ impl Listener {
         }
     }
 
-    /// Loads the model (blocking, ~0.3 s); never fails: problems leave
-    /// voice in off with a reason.
+    /// Checks the model is installed; it is loaded on the first utterance.
+    /// Never fails: problems leave voice in off with a reason.
     pub fn start(config: ListenConfig) -> Listener {
         if !config.enabled {
             return Listener::off("turned off by configuration", config);
         }
-        match Asr::start(&config.model, config.threads) {
-            Ok(asr) => {
-                tracing::info!(model = %config.model.display(), "voice in ready");
-                let status = ListenStatus {
-                    state: "ready".into(),
-                    model: config
-                        .model
-                        .file_name()
-                        .map(|f| f.to_string_lossy().into_owned()),
-                    microphone: Some(
-                        config
-                            .microphone
-                            .clone()
-                            .unwrap_or_else(|| "default".into()),
-                    ),
-                    ..ListenStatus::default()
-                };
-                Listener {
-                    inner: Arc::new(Inner {
-                        asr: Some(asr),
-                        status: Mutex::new(status),
-                        config,
-                        busy: Mutex::new(()),
-                        dialog: dialog::Conversations::default(),
-                    }),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "voice in off");
-                Listener::off(e.to_string(), config)
-            }
+        if !config.model.is_file() {
+            let e = ListenError::ModelMissing(config.model.clone());
+            tracing::warn!(error = %e, "voice in off");
+            return Listener::off(e.to_string(), config);
         }
+        tracing::info!(model = %config.model.display(), "voice in ready (model loads on first use)");
+        let status = ListenStatus {
+            state: "ready".into(),
+            model: config
+                .model
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned()),
+            microphone: Some(
+                config
+                    .microphone
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+            ),
+            ..ListenStatus::default()
+        };
+        Listener {
+            inner: Arc::new(Inner {
+                asr: Mutex::new(None),
+                available: true,
+                status: Mutex::new(status),
+                config,
+                busy: Mutex::new(()),
+                dialog: dialog::Conversations::default(),
+            }),
+        }
+    }
+
+    /// The warm recogniser, starting it if this is the first utterance.
+    fn recogniser(&self) -> Result<Asr, ListenError> {
+        let mut slot = self.inner.asr.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(asr) = slot.as_ref() {
+            return Ok(asr.clone());
+        }
+        let (asr, _ready) = Asr::spawn(&self.inner.config.model, self.inner.config.threads)?;
+        *slot = Some(asr.clone());
+        Ok(asr)
+    }
+
+    /// Forgets a recogniser that failed, so the next press tries again.
+    fn drop_recogniser(&self) {
+        *self.inner.asr.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     pub fn status(&self) -> ListenStatus {
@@ -344,10 +379,6 @@ impl Listener {
         if let Ok(mut s) = self.inner.status.lock() {
             f(&mut s);
         }
-    }
-
-    pub fn asr(&self) -> Option<&Asr> {
-        self.inner.asr.as_ref()
     }
 
     pub(crate) fn conversations(&self) -> &dialog::Conversations {
@@ -398,19 +429,23 @@ impl Listener {
         chunks: &mpsc::Receiver<Vec<f32>>,
         prompt: &str,
     ) -> Result<Heard, ListenError> {
-        let Some(asr) = &self.inner.asr else {
+        if !self.inner.available {
             let reason = self.status().reason.unwrap_or_default();
             return Err(ListenError::Off(reason));
-        };
+        }
         let _one_at_a_time = self.inner.busy.try_lock().map_err(|_| ListenError::Busy)?;
+        let asr = self.recogniser()?;
         self.set_state(|s| s.state = "listening".into());
         let heard = listen_once(
             chunks,
             &self.inner.config.vad,
-            asr,
+            &asr,
             prompt,
             Duration::from_secs(3),
         );
+        if matches!(heard, Err(ListenError::Transcribe(_))) {
+            self.drop_recogniser();
+        }
         let mut heard = heard;
         if let Ok(h) = &mut heard {
             if let Some(dir) = &self.inner.config.debug_keep_audio {
