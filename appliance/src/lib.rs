@@ -8,6 +8,7 @@
 //! [`checkin::pages`], and the cloud through [`sync`]. [`web`] wires the
 //! routes; [`clinic`] holds one running box's state.
 
+pub mod audio;
 pub mod cast;
 pub mod checkin;
 pub mod clinic;

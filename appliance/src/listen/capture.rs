@@ -5,10 +5,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::traits::{DeviceTrait, StreamTrait};
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
-use serde::Serialize;
 
 use super::ListenError;
 use super::vad::RATE;
@@ -71,59 +70,12 @@ impl ToMono16k {
     }
 }
 
-/// One input device as `sos-appliance microphones` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MicInfo {
-    pub id: String,
-    pub name: String,
-    pub is_default: bool,
-}
-
-pub fn input_devices() -> Result<Vec<MicInfo>, ListenError> {
-    let host = cpal::default_host();
-    let default_id = host
-        .default_input_device()
-        .and_then(|d| d.id().ok())
-        .map(|id| id.to_string());
-    let devices = host
-        .input_devices()
-        .map_err(|e| ListenError::Device(e.to_string()))?;
-    Ok(devices
-        .map(|d| {
-            let id = d.id().map(|i| i.to_string()).unwrap_or_default();
-            MicInfo {
-                name: d.to_string(),
-                is_default: default_id.as_deref() == Some(id.as_str()),
-                id,
-            }
-        })
-        .collect())
+pub fn input_devices() -> Result<Vec<crate::audio::DeviceInfo>, ListenError> {
+    crate::audio::list(crate::audio::Direction::Input).map_err(ListenError::Device)
 }
 
 fn find_device(selector: Option<&str>) -> Result<cpal::Device, ListenError> {
-    let host = cpal::default_host();
-    match selector
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && *s != "default")
-    {
-        None => host
-            .default_input_device()
-            .ok_or_else(|| ListenError::Device("no default microphone".into())),
-        Some(sel) => host
-            .input_devices()
-            .map_err(|e| ListenError::Device(e.to_string()))?
-            .find(|d| {
-                d.id()
-                    .map(|id| id.to_string() == sel || id.id() == sel)
-                    .unwrap_or(false)
-                    || d.to_string() == sel
-            })
-            .ok_or_else(|| {
-                ListenError::Device(format!(
-                    "no microphone \"{sel}\" (see `sos-appliance microphones`)"
-                ))
-            }),
-    }
+    crate::audio::find(crate::audio::Direction::Input, selector).map_err(ListenError::Device)
 }
 
 /// A live capture: 16 kHz mono chunks arrive on `chunks` until dropped.

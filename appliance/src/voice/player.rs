@@ -936,62 +936,15 @@ impl RodioOut {
     }
 }
 
-/// One output device as `sos-appliance audio-devices` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeviceInfo {
-    pub id: String,
-    pub name: String,
-    pub is_default: bool,
-}
+pub use crate::audio::DeviceInfo;
 
 /// The output devices the audio host offers.
 pub fn output_devices() -> Result<Vec<DeviceInfo>, VoiceError> {
-    use rodio::cpal::traits::{DeviceTrait, HostTrait};
-    let host = rodio::cpal::default_host();
-    let default_id = host
-        .default_output_device()
-        .and_then(|d| d.id().ok())
-        .map(|id| id.to_string());
-    let devices = host
-        .output_devices()
-        .map_err(|e| VoiceError::Device(e.to_string()))?;
-    Ok(devices
-        .map(|d| {
-            let id = d.id().map(|i| i.to_string()).unwrap_or_default();
-            DeviceInfo {
-                name: d.to_string(),
-                is_default: default_id.as_deref() == Some(id.as_str()),
-                id,
-            }
-        })
-        .collect())
+    crate::audio::list(crate::audio::Direction::Output).map_err(VoiceError::Device)
 }
 
 fn find_device(selector: Option<&str>) -> Result<rodio::Device, VoiceError> {
-    use rodio::cpal::traits::{DeviceTrait, HostTrait};
-    let host = rodio::cpal::default_host();
-    match selector
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && *s != "default")
-    {
-        None => host
-            .default_output_device()
-            .ok_or_else(|| VoiceError::Device("no default output device".into())),
-        Some(sel) => host
-            .output_devices()
-            .map_err(|e| VoiceError::Device(e.to_string()))?
-            .find(|d| {
-                d.id()
-                    .map(|id| id.to_string() == sel || id.id() == sel)
-                    .unwrap_or(false)
-                    || d.to_string() == sel
-            })
-            .ok_or_else(|| {
-                VoiceError::Device(format!(
-                    "no output device \"{sel}\" (see `sos-appliance audio-devices`)"
-                ))
-            }),
-    }
+    crate::audio::find(crate::audio::Direction::Output, selector).map_err(VoiceError::Device)
 }
 
 impl AudioOut for RodioOut {
