@@ -503,3 +503,80 @@ fn alsa_child() {
     }
     println!("ALSA-CHILD-OK");
 }
+
+/// The owner's volume and quiet hours arrive with the practice config (from
+/// the cloud) and apply without a restart; the box's own flags are only the
+/// default.
+#[test]
+fn the_practices_volume_and_quiet_hours_apply_live() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use appliance::store;
+        let (clinic, dir, _stop) = demo_clinic(1).await;
+        let mut config = voice::VoiceConfig::new(dir.path());
+        config.models_dir = models_dir();
+        config.settings = SynthSettings::deterministic();
+        config.chime = false;
+        config.volume = 0.8;
+        let out = MemoryOut::new();
+        let o2 = out.clone();
+        let handle = voice::spawn_with(
+            Arc::clone(&clinic),
+            config,
+            Box::new(move || Box::new(o2) as Box<dyn AudioOut>),
+        );
+        assert!(
+            (handle.status().volume - 0.8).abs() < 1e-6,
+            "the box's own volume first"
+        );
+
+        // The owner sets 30 % and quiet hours all day; the box reloads.
+        let mut tenant = clinic
+            .store
+            .read(store::load_tenant)
+            .await
+            .unwrap()
+            .unwrap();
+        tenant.settings.voice_volume = Some(30);
+        tenant.settings.quiet_hours = Some("00:00-23:59".into());
+        clinic
+            .store
+            .write(move |txn| store::upsert_tenant(txn, &tenant))
+            .await
+            .unwrap();
+        clinic.reload_practice().await.unwrap();
+        let h2 = handle.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if (h2.status().volume - 0.3).abs() < 1e-6 {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        })
+        .await
+        .unwrap();
+        assert!(applied, "volume not applied: {:?}", handle.status());
+
+        // In quiet hours nothing is played.
+        handle.say(Kind::Call, "Dan B., please come to Room 1.", None);
+        let h3 = handle.clone();
+        assert!(
+            tokio::task::spawn_blocking(move || h3.wait_idle(Duration::from_secs(60)))
+                .await
+                .unwrap()
+        );
+        let s = handle.status();
+        assert_eq!(s.skipped_muted, 1, "{s:?}");
+        assert_eq!(s.spoken, 0);
+        assert!(out.played.lock().unwrap().is_empty());
+        handle.shutdown();
+        clinic.store.close();
+    });
+}

@@ -68,6 +68,10 @@ pub struct Settings {
     pub allow_walk_ins: bool,
     pub name_display: NameDisplay,
     pub rooms: Vec<String>,
+    /// Lobby speaker volume 0-100; None: the box's own setting.
+    pub voice_volume: Option<u8>,
+    /// "22:00-07:00" in the practice's time; None: the box's own setting.
+    pub quiet_hours: Option<String>,
 }
 
 impl Default for Settings {
@@ -77,6 +81,8 @@ impl Default for Settings {
             allow_walk_ins: true,
             name_display: NameDisplay::FirstLastInitial,
             rooms: (1..=4).map(|n| format!("Room {n}")).collect(),
+            voice_volume: None,
+            quiet_hours: None,
         }
     }
 }

@@ -292,10 +292,16 @@ pub fn spawn_with(
         }
     };
     handle.set_muted(config.muted);
+    let box_settings = BoxSettings {
+        volume: config.volume.clamp(0.0, 1.0),
+        quiet_hours: config.quiet_hours,
+    };
+    apply_practice_settings(&handle, &practice, &box_settings);
     tokio::spawn(forward_events(
         Arc::clone(&clinic),
         handle.clone(),
         config.prewarm_every,
+        box_settings,
     ));
     handle
 }
@@ -328,7 +334,38 @@ fn billing_recorder(clinic: Arc<Clinic>) -> player::OnSpoken {
     })
 }
 
-async fn forward_events(clinic: Arc<Clinic>, handle: VoiceHandle, prewarm_every: Duration) {
+/// The box's own volume and quiet hours (flags), used where the practice
+/// sets none.
+struct BoxSettings {
+    volume: f32,
+    quiet_hours: Option<QuietHours>,
+}
+
+/// The practice's volume and quiet hours (set by the owner, replicated from
+/// the cloud) win over the box's own flags.
+fn apply_practice_settings(handle: &VoiceHandle, practice: &Practice, own: &BoxSettings) {
+    let s = &practice.config.settings;
+    handle.set_volume(
+        s.voice_volume
+            .map(|v| f32::from(v.min(100)) / 100.0)
+            .unwrap_or(own.volume),
+    );
+    let quiet = match s.quiet_hours.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        None => own.quiet_hours,
+        Some(q) => q.parse::<QuietHours>().map(Some).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the practice's quiet hours are not understood; using the box's");
+            own.quiet_hours
+        }),
+    };
+    handle.set_quiet_hours(quiet);
+}
+
+async fn forward_events(
+    clinic: Arc<Clinic>,
+    handle: VoiceHandle,
+    prewarm_every: Duration,
+    own: BoxSettings,
+) {
     let mut events = clinic.hub.events();
     let mut shutdown = clinic.shutdown.clone();
     let mut prewarm = tokio::time::interval(prewarm_every.max(Duration::from_secs(5)));
@@ -341,6 +378,10 @@ async fn forward_events(clinic: Arc<Clinic>, handle: VoiceHandle, prewarm_every:
             }
             _ = prewarm.tick() => prewarm_today(&clinic, &handle).await,
             event = events.recv() => match event {
+                Ok(LobbyEvent::PracticeChanged) => {
+                    apply_practice_settings(&handle, &clinic.practice(), &own);
+                    on_event(&clinic, &handle, LobbyEvent::PracticeChanged).await;
+                }
                 Ok(event) => on_event(&clinic, &handle, event).await,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,

@@ -203,6 +203,9 @@ struct Inner {
     stop: bool,
     paused: bool,
     muted: bool,
+    /// Live settings (the practice can change them from the cloud).
+    volume: f32,
+    quiet_hours: Option<QuietHours>,
     status: VoiceStatus,
 }
 
@@ -254,6 +257,8 @@ impl VoiceHandle {
                     stop: false,
                     paused: false,
                     muted: false,
+                    volume: 1.0,
+                    quiet_hours: None,
                     status: VoiceStatus {
                         state: "loading".into(),
                         ..VoiceStatus::default()
@@ -276,7 +281,9 @@ impl VoiceHandle {
         let handle = VoiceHandle::new_shared(options.max_chars);
         {
             let mut inner = handle.shared.lock();
-            inner.status.volume = options.volume;
+            inner.volume = options.volume.clamp(0.0, 1.0);
+            inner.quiet_hours = options.quiet_hours;
+            inner.status.volume = inner.volume;
             inner.status.voice = options.voice_name.clone();
         }
         let shared = Arc::clone(&handle.shared);
@@ -353,6 +360,18 @@ impl VoiceHandle {
     /// lobby TV pages, which play the WAV themselves).
     pub fn set_fallback(&self, f: impl Fn(Fallback) + Send + Sync + 'static) {
         self.shared.lock().fallback = Some(Arc::new(f));
+    }
+
+    /// Volume 0..=1 from now on (the practice's setting, from the cloud).
+    pub fn set_volume(&self, volume: f32) {
+        let mut inner = self.shared.lock();
+        inner.volume = volume.clamp(0.0, 1.0);
+        inner.status.volume = inner.volume;
+    }
+
+    /// Quiet hours from now on (the practice's setting, from the cloud).
+    pub fn set_quiet_hours(&self, quiet: Option<QuietHours>) {
+        self.shared.lock().quiet_hours = quiet;
     }
 
     /// The front desk's "mute voice" switch: while muted, announcements are
@@ -643,7 +662,7 @@ impl Worker {
     }
 
     fn quiet_now(&self) -> bool {
-        let Some(q) = self.options.quiet_hours else {
+        let Some(q) = self.shared.lock().quiet_hours else {
             return false;
         };
         let now = jiff::Timestamp::now().to_zoned(self.options.timezone.clone());
@@ -772,7 +791,7 @@ impl Worker {
             self.finish(|_| {});
             return;
         }
-        let volume = self.options.volume;
+        let volume = self.shared.lock().volume;
         let mut first_audio_ms = None;
         let mut all_cached = true;
         let mut samples = 0usize;
