@@ -297,8 +297,11 @@ pub fn spawn_with(
         quiet_hours: config.quiet_hours,
     };
     apply_practice_settings(&handle, &practice, &box_settings);
+    // Subscribed before returning, so no lobby event after start is missed.
+    let events = clinic.hub.events();
     tokio::spawn(forward_events(
         Arc::clone(&clinic),
+        events,
         handle.clone(),
         config.prewarm_every,
         box_settings,
@@ -362,11 +365,11 @@ fn apply_practice_settings(handle: &VoiceHandle, practice: &Practice, own: &BoxS
 
 async fn forward_events(
     clinic: Arc<Clinic>,
+    mut events: tokio::sync::broadcast::Receiver<LobbyEvent>,
     handle: VoiceHandle,
     prewarm_every: Duration,
     own: BoxSettings,
 ) {
-    let mut events = clinic.hub.events();
     let mut shutdown = clinic.shutdown.clone();
     let mut prewarm = tokio::time::interval(prewarm_every.max(Duration::from_secs(5)));
     loop {
