@@ -86,6 +86,7 @@ pub fn set_staff_secret(
             secret_hash,
             failed_attempts: 0,
             locked_until: None,
+            from_cloud: false,
         },
     )?;
     store::append_audit(conn, tenant, "cli", "staff.pin_set", staff_id, &json!({}))?;
@@ -133,6 +134,16 @@ impl Sessions {
     fn remove(&self, token: &str) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&token_hash(token));
+    }
+
+    /// Signs out everyone signed in as one of `staff_ids` (they were
+    /// removed): the next request goes back to the sign-in page.
+    pub fn end_for(&self, staff_ids: &[String]) {
+        if staff_ids.is_empty() {
+            return;
+        }
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, s| !staff_ids.contains(&s.staff_id));
     }
 }
 

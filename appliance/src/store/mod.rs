@@ -24,10 +24,11 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/001_initial.sql")),
         M::up(include_str!("migrations/002_cast.sql")),
         M::up(include_str!("migrations/003_ticket_index.sql")),
+        M::up(include_str!("migrations/004_staff_from_cloud.sql")),
     ])
 }
 
-pub const SCHEMA_VERSION: usize = 3;
+pub const SCHEMA_VERSION: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

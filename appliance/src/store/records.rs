@@ -426,6 +426,21 @@ fn checkin_from_row(r: &Row<'_>) -> rusqlite::Result<CheckinRow> {
     })
 }
 
+/// One day at the practice: the schedule and who has arrived, read in one
+/// snapshot (the front desk's list and the voice dialog both start here).
+#[derive(Debug, Clone, Default)]
+pub struct Day {
+    pub schedule: Vec<ScheduleEntry>,
+    pub checkins: Vec<CheckinRow>,
+}
+
+pub fn day(conn: &Connection, tenant: &str, local_date: &str) -> StoreResult<Day> {
+    Ok(Day {
+        schedule: schedule_for_day(conn, tenant, local_date)?,
+        checkins: checkins_for_day(conn, tenant, local_date)?,
+    })
+}
+
 pub fn checkins_for_day(
     conn: &Connection,
     tenant: &str,
@@ -640,23 +655,46 @@ pub struct StaffRow {
     pub secret_hash: String,
     pub failed_attempts: i64,
     pub locked_until: Option<i64>,
+    /// Sent by the cloud (removed when the cloud stops sending it), rather
+    /// than set on the box.
+    pub from_cloud: bool,
 }
 
 pub fn upsert_staff(conn: &Connection, tenant: &str, s: &StaffRow) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO staff (tenant_id, staff_id, name, secret_hash, failed_attempts, locked_until)
-         VALUES (?1, ?2, ?3, ?4, 0, NULL)
+        "INSERT INTO staff (tenant_id, staff_id, name, secret_hash, failed_attempts, locked_until, from_cloud)
+         VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)
          ON CONFLICT (tenant_id, staff_id) DO UPDATE SET
             name = excluded.name, secret_hash = excluded.secret_hash,
-            failed_attempts = 0, locked_until = NULL",
-        params![tenant, s.staff_id, s.name, s.secret_hash],
+            failed_attempts = 0, locked_until = NULL, from_cloud = excluded.from_cloud",
+        params![tenant, s.staff_id, s.name, s.secret_hash, s.from_cloud],
     )?;
     Ok(())
 }
 
+/// Removes the staff the cloud sent earlier but no longer lists; returns
+/// their ids so their sessions can be ended.
+pub fn remove_cloud_staff_except(
+    conn: &Connection,
+    tenant: &str,
+    keep: &[String],
+) -> StoreResult<Vec<String>> {
+    let gone: Vec<String> = list_staff(conn, tenant)?
+        .into_iter()
+        .filter(|s| s.from_cloud && !keep.contains(&s.staff_id))
+        .map(|s| s.staff_id)
+        .collect();
+    let mut stmt =
+        conn.prepare_cached("DELETE FROM staff WHERE tenant_id = ?1 AND staff_id = ?2")?;
+    for id in &gone {
+        stmt.execute(params![tenant, id])?;
+    }
+    Ok(gone)
+}
+
 pub fn list_staff(conn: &Connection, tenant: &str) -> StoreResult<Vec<StaffRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT staff_id, name, secret_hash, failed_attempts, locked_until
+        "SELECT staff_id, name, secret_hash, failed_attempts, locked_until, from_cloud
          FROM staff WHERE tenant_id = ?1 ORDER BY staff_id",
     )?;
     let rows = stmt.query_map([tenant], |r| {
@@ -666,6 +704,7 @@ pub fn list_staff(conn: &Connection, tenant: &str) -> StoreResult<Vec<StaffRow>>
             secret_hash: r.get(2)?,
             failed_attempts: r.get(3)?,
             locked_until: r.get(4)?,
+            from_cloud: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

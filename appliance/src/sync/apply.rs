@@ -13,12 +13,14 @@ use crate::store::{self, AppointmentRow, PatientRow, Provider, Store, StoreError
 
 use super::SyncError;
 
-/// What an applied config contained (counts only: safe to log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an applied config contained (counts and staff ids: safe to log).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     pub config_version: i64,
     pub appointments: usize,
     pub skipped: usize,
+    /// Staff the cloud no longer lists, removed from the box.
+    pub removed_staff: Vec<String>,
 }
 
 /// Writes the config to the replica. `tenant_id` is the tenant this box is
@@ -114,7 +116,7 @@ pub async fn apply_config(
     let n = rows.len();
     let version = resp.config_version;
     let tenant = tenant_id.to_string();
-    store
+    let removed_staff = store
         .write(move |txn| {
             store::upsert_tenant(txn, &config)?;
             for p in providers.values() {
@@ -136,7 +138,10 @@ pub async fn apply_config(
             let known = store::list_staff(txn, &tenant)?;
             for s in &staff {
                 let same = known.iter().any(|k| {
-                    k.staff_id == s.staff_id && k.name == s.name && k.secret_hash == s.secret_hash
+                    k.staff_id == s.staff_id
+                        && k.name == s.name
+                        && k.secret_hash == s.secret_hash
+                        && k.from_cloud
                 });
                 if !same {
                     store::upsert_staff(
@@ -148,9 +153,15 @@ pub async fn apply_config(
                             secret_hash: s.secret_hash.clone(),
                             failed_attempts: 0,
                             locked_until: None,
+                            from_cloud: true,
                         },
                     )?;
                 }
+            }
+            let listed: Vec<String> = staff.iter().map(|s| s.staff_id.clone()).collect();
+            let removed = store::remove_cloud_staff_except(txn, &tenant, &listed)?;
+            for id in &removed {
+                store::append_audit(txn, &tenant, "cloud", "staff.removed", id, &json!({}))?;
             }
             store::append_audit(
                 txn,
@@ -160,12 +171,13 @@ pub async fn apply_config(
                 "tenant",
                 &json!({"config_version": version, "appointments": rows.len()}),
             )?;
-            Ok(())
+            Ok(removed)
         })
         .await?;
     Ok(Applied {
         config_version: version,
         appointments: n,
         skipped,
+        removed_staff,
     })
 }

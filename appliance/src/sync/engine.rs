@@ -219,8 +219,10 @@ async fn pull_config(ctx: &Ctx, wait: u64) -> Result<(), SyncError> {
         config_version = applied.config_version,
         appointments = applied.appointments,
         skipped = applied.skipped,
+        removed_staff = applied.removed_staff.len(),
         "cloud config applied"
     );
+    ctx.clinic.sessions.end_for(&applied.removed_staff);
     if let Err(e) = ctx.clinic.reload_practice().await {
         tracing::warn!(error = %e, "config applied but the practice did not reload");
     }

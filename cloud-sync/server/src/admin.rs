@@ -392,3 +392,26 @@ pub async fn set_staff(
     tx.commit().await?;
     Ok(v)
 }
+
+/// Removes a staff member: every box of the tenant drops them (and signs
+/// them out) with its next config. Returns the new config version, or
+/// `Invalid` when the tenant has no such staff member.
+pub async fn remove_staff(pool: &Pool, tenant: &str, staff_id: &str) -> Result<i64, AdminError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let n = tx
+        .execute(
+            "DELETE FROM staff WHERE tenant_id = $1 AND staff_id = $2",
+            &[&tenant, &staff_id],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AdminError::Invalid(format!(
+            "tenant {tenant} has no staff member {staff_id}"
+        )));
+    }
+    audit(&*tx, Some(tenant), "operator", "staff.removed", staff_id).await?;
+    let v = bump_version(&*tx, tenant).await?;
+    tx.commit().await?;
+    Ok(v)
+}

@@ -552,3 +552,108 @@ async fn phone_checkin_on_a_serving_box_reaches_the_cloud() {
     let _ = tokio::time::timeout(Duration::from_secs(5), engine).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
 }
+
+/// Signs in at the box's desk with `pin`; true when the box let us in.
+async fn desk_sign_in(http: &reqwest::Client, base: &str, pin: &str) -> bool {
+    let r = http
+        .post(format!("{base}/desk/login"))
+        .form(&[("pin", pin), ("next", "/desk")])
+        .send()
+        .await
+        .unwrap();
+    r.status() == reqwest::StatusCode::SEE_OTHER
+}
+
+fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn staff_removed_in_the_cloud_are_removed_from_the_box_and_signed_out() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+    admin::set_staff(&pool, &t, "desk", "Front desk", "2468")
+        .await
+        .unwrap();
+    admin::set_staff(&pool, &t, "temp", "Temp nurse", "1357")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    sync::enroll_box(dir.path(), &cloud.url, &tok, "desk")
+        .await
+        .unwrap();
+
+    let b = start_box(dir.path());
+    // A PIN set on the box itself (the technician's) is the box's own.
+    let tenant = t.clone();
+    b.clinic
+        .store
+        .write(move |txn| {
+            appliance::desk::auth::set_staff_secret(txn, &tenant, "tech", "Technician", "9090")
+                .map_err(|e| appliance::store::StoreError::Conflict(e.to_string()))
+        })
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let web = tokio::spawn(appliance::web::serve(
+        listener,
+        Arc::clone(&b.clinic),
+        std::future::pending(),
+    ));
+
+    let temp = cookie_client();
+    assert!(desk_sign_in(&temp, &base, "1357").await, "temp signs in");
+    let today = format!("{base}/desk/api/today");
+    assert_eq!(temp.get(&today).send().await.unwrap().status(), 200);
+
+    // The owner removes the temp nurse in the cloud.
+    let v = admin::remove_staff(&pool, &t, "temp").await.unwrap();
+    assert!(v > 0);
+    // Removing someone who is not there is a clear error and bumps nothing.
+    let err = admin::remove_staff(&pool, &t, "temp").await.unwrap_err();
+    assert!(err.to_string().contains("no staff member temp"), "{err}");
+
+    let tenant = t.clone();
+    let clinic = Arc::clone(&b.clinic);
+    eventually(Duration::from_secs(10), "temp removed on the box", || {
+        let (clinic, tenant) = (Arc::clone(&clinic), tenant.clone());
+        async move {
+            let staff = clinic
+                .store
+                .read(move |c| appliance::store::list_staff(c, &tenant))
+                .await
+                .unwrap();
+            !staff.iter().any(|s| s.staff_id == "temp")
+        }
+    })
+    .await;
+    // Their open session is over, and their PIN no longer opens the desk.
+    assert_eq!(temp.get(&today).send().await.unwrap().status(), 401);
+    assert!(!desk_sign_in(&cookie_client(), &base, "1357").await);
+    // Everyone else still signs in: the cloud's desk PIN and the box's own.
+    assert!(desk_sign_in(&cookie_client(), &base, "2468").await);
+    assert!(desk_sign_in(&cookie_client(), &base, "9090").await);
+    let tenant = t.clone();
+    let audit = b
+        .clinic
+        .store
+        .read(move |c| appliance::store::recent_audit(c, &tenant, 50))
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "staff.removed" && a.subject == "temp"),
+        "{audit:?}"
+    );
+    web.abort();
+    b.stop().await;
+}
