@@ -78,11 +78,22 @@ pub struct RawResponse {
 }
 
 impl Client {
+    /// A client for `base_url`, which must be `https://`. Plain `http://`
+    /// is allowed only to this machine (tests, or a TLS-terminating proxy
+    /// on the box itself): the schedule that comes down holds patients'
+    /// names and dates of birth.
     pub fn new(base_url: &str) -> Result<Client, ClientError> {
         let base = base_url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
+        if let Some(rest) = base.strip_prefix("http://") {
+            if !is_loopback_host(rest) {
+                return Err(ClientError::BadUrl(
+                    "the cloud URL must start with https:// (plain http:// only to this machine)"
+                        .into(),
+                ));
+            }
+        } else if !base.starts_with("https://") {
             return Err(ClientError::BadUrl(
-                "the cloud URL must start with http:// or https://".into(),
+                "the cloud URL must start with https://".into(),
             ));
         }
         let http = reqwest::Client::builder()
@@ -95,7 +106,38 @@ impl Client {
     pub fn base_url(&self) -> &str {
         &self.base
     }
+}
 
+/// `authority[/path]` names this machine: localhost or a loopback address.
+fn is_loopback_host(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The whole cause chain: reqwest's own message ("error sending request")
+/// hides the part that helps, e.g. an unknown certificate issuer.
+fn unreachable(e: reqwest::Error) -> ClientError {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = cause.source();
+    }
+    ClientError::Unreachable(msg)
+}
+
+impl Client {
     /// Exchanges a provisioning token for a device credential.
     pub async fn enroll(
         &self,
@@ -118,12 +160,9 @@ impl Client {
             .body(body)
             .send()
             .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+            .map_err(unreachable)?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(unreachable)?;
         decode(status, &bytes)
     }
 
@@ -196,13 +235,9 @@ impl Client {
             .body(body)
             .send()
             .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+            .map_err(unreachable)?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?
-            .to_vec();
+        let body = resp.bytes().await.map_err(unreachable)?.to_vec();
         Ok(RawResponse { status, body })
     }
 }
@@ -234,16 +269,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builds_for_https_and_refuses_other_schemes() {
+    fn builds_for_https_and_plain_http_only_to_this_machine() {
         assert!(Client::new("https://cloud.example.com/").is_ok());
         assert_eq!(
             Client::new("http://127.0.0.1:1/").unwrap().base_url(),
             "http://127.0.0.1:1"
         );
-        assert!(matches!(
-            Client::new("ftp://x"),
-            Err(ClientError::BadUrl(_))
-        ));
+        for local in [
+            "http://localhost:8443",
+            "http://[::1]:80/x",
+            "http://127.0.0.2",
+        ] {
+            assert!(Client::new(local).is_ok(), "{local}");
+        }
+        for bad in [
+            "ftp://x",
+            "http://cloud.example.com",
+            "http://10.0.0.5:8443",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example/",
+        ] {
+            assert!(
+                matches!(Client::new(bad), Err(ClientError::BadUrl(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

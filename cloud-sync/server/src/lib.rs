@@ -16,15 +16,41 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
+/// The certificate chain and private key `sos-cloud` serves HTTPS with
+/// (PEM files, e.g. from the operator's ACME client).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
 /// Connects, migrates, and serves the API on `listener` until `shutdown`
-/// resolves.
+/// resolves: over HTTPS when `tls` is given, else plain HTTP (for a
+/// TLS-terminating proxy in front, or tests on loopback).
 pub async fn serve(
     database_url: &str,
     listener: tokio::net::TcpListener,
     pool_size: usize,
+    tls: Option<TlsFiles>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // A bad certificate is found before anything else starts.
+    let tls = match tls {
+        Some(files) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                .await
+                .map_err(|e| {
+                    ServeError::Tls(format!(
+                        "cannot use the certificate {} with the key {}: {e}",
+                        files.cert.display(),
+                        files.key.display()
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     let pool = db::pool(database_url, pool_size)?;
+    let auth_pool = db::auth_pool(database_url, pool_size.div_ceil(2))?;
     db::migrate(&pool).await?;
     let (changes_tx, _) = broadcast::channel(1024);
     let listener_task = tokio::spawn(db::listen_config_changes(
@@ -35,23 +61,47 @@ pub async fn serve(
     let sweeper = tokio::spawn(sweep_nonces(pool.clone()));
     let state = Arc::new(api::AppState {
         pool,
+        auth_pool,
+        device_keys: api::DeviceKeys::default(),
         config_changes: changes_tx,
         shutdown: stop_rx,
     });
     let app = api::router(state);
-    // Without TCP_NODELAY a response written in two parts waits for the
-    // client's delayed ACK (~40 ms per call).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    let result = match tls {
+        Some(config) => {
+            // axum-server sets TCP_NODELAY on every connection and runs each
+            // handshake in the connection's own task.
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            match listener.into_std() {
+                Ok(std_listener) => match axum_server::from_tcp_rustls(std_listener, config) {
+                    Ok(server) => server.handle(handle).serve(app.into_make_service()).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
         }
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+        None => {
+            // Without TCP_NODELAY a response written in two parts waits for
+            // the client's delayed ACK (~40 ms per call).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    shutdown.await;
+                    let _ = stop_tx.send(true);
+                })
+                .await
+        }
+    };
     listener_task.abort();
     sweeper.abort();
     result.map_err(ServeError::Io)
@@ -83,4 +133,6 @@ pub enum ServeError {
     Db(#[from] db::DbError),
     #[error("server error: {0}")]
     Io(std::io::Error),
+    #[error("{0}")]
+    Tls(String),
 }

@@ -32,6 +32,13 @@ enum Command {
         /// Database connections per process.
         #[arg(long, env = "SOS_CLOUD_POOL", default_value_t = 16)]
         pool_size: usize,
+        /// Serve HTTPS with this certificate chain (PEM). Without it the API
+        /// is plain HTTP, for a TLS-terminating proxy in front.
+        #[arg(long, env = "SOS_CLOUD_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, env = "SOS_CLOUD_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Apply migrations and exit.
     Migrate,
@@ -50,7 +57,8 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
-    /// Set a front-desk staff PIN or password (read from standard input).
+    /// Set a front-desk staff PIN or password (read from standard input),
+    /// or remove a staff member with `--remove`.
     Staff {
         #[arg(long)]
         tenant: String,
@@ -58,6 +66,9 @@ enum Command {
         staff_id: String,
         #[arg(long, default_value = "Front desk")]
         name: String,
+        /// Remove this staff member: the boxes drop them and sign them out.
+        #[arg(long)]
+        remove: bool,
     },
     /// Appointments (JSON array of the wire `Appointment`).
     Appointments {
@@ -165,15 +176,31 @@ fn main() -> Result<()> {
 
 async fn run(cli: Cli) -> Result<()> {
     let url = cli.database_url;
-    if let Command::Serve { listen, pool_size } = cli.command {
+    if let Command::Serve {
+        listen,
+        pool_size,
+        tls_cert,
+        tls_key,
+    } = cli.command
+    {
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
+            _ => None,
+        };
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        if tls.is_none() {
+            tracing::warn!(
+                "serving plain HTTP: put a TLS-terminating proxy in front, or pass --tls-cert and --tls-key"
+            );
+        }
         // Machine-readable first line for scripts and tests.
-        println!("listening on http://{bound}");
-        tracing::info!(%bound, "serving");
-        cloud_server::serve(&url, listener, pool_size.max(2), wait_for_signal()).await?;
+        println!("listening on {scheme}://{bound}");
+        tracing::info!(%bound, scheme, "serving");
+        cloud_server::serve(&url, listener, pool_size.max(2), tls, wait_for_signal()).await?;
         tracing::info!("stopped");
         return Ok(());
     }
@@ -221,7 +248,17 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Staff {
             tenant,
             staff_id,
+            remove: true,
+            ..
+        } => {
+            let v = admin::remove_staff(&pool, &tenant, &staff_id).await?;
+            println!("removed {staff_id}; config version {v}");
+        }
+        Command::Staff {
+            tenant,
+            staff_id,
             name,
+            remove: false,
         } => {
             let mut secret = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut secret)

@@ -43,11 +43,18 @@ impl Drop for Appliance {
 }
 
 fn run_appliance(dir: &Path) -> Appliance {
+    run_appliance_with(dir, &[])
+}
+
+/// `env`: e.g. `SSL_CERT_FILE`, the CA a private cloud's certificate is
+/// issued by.
+fn run_appliance_with(dir: &Path, env: &[(&str, &Path)]) -> Appliance {
     let mut child = Command::new(appliance_bin())
         .arg("run")
         .arg("--data-dir")
         .arg(dir)
         .args(["--listen", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .env("SOS_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -154,11 +161,16 @@ async fn phone_check_in(a: &Appliance, first: &str, last: &str, dob: &str) -> u1
 }
 
 fn enroll(dir: &Path, cloud: &Cloud, token: &str) -> std::process::Output {
+    enroll_at(dir, &cloud.url, token, &[])
+}
+
+fn enroll_at(dir: &Path, url: &str, token: &str, env: &[(&str, &Path)]) -> std::process::Output {
     Command::new(appliance_bin())
         .arg("enroll")
         .arg("--data-dir")
         .arg(dir)
-        .args(["--cloud", &cloud.url, "--token", token])
+        .args(["--cloud", url, "--token", token])
+        .envs(env.iter().copied())
         .env("SOS_LOG", "warn")
         .output()
         .expect("run sos-appliance enroll")
@@ -275,5 +287,106 @@ async fn checkins_on_a_box_process_reach_the_cloud_once_and_config_comes_down() 
             }
         }
     })
+    .await;
+}
+
+/// A private CA and a certificate for `localhost` / 127.0.0.1 signed by it,
+/// written as PEM files: (ca, cert, key).
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, leaf_cert.pem()).unwrap();
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test]
+async fn box_process_syncs_with_a_cloud_serving_https() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(certs.path());
+
+    // A certificate that does not fit its key: sos-cloud says so and stops.
+    let out = Command::new(env!("CARGO_BIN_EXE_sos-cloud"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&ca)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("SOS_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot use the certificate"), "{err}");
+
+    let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let cloud = Cloud::start_with(
+        &db,
+        "127.0.0.1:0",
+        &["--tls-cert", cert_s, "--tls-key", key_s],
+    );
+    let port = cloud
+        .url
+        .strip_prefix("https://127.0.0.1:")
+        .unwrap_or_else(|| panic!("not served over https: {}", cloud.url));
+    let url = format!("https://localhost:{port}");
+    let t = practice(&pool).await;
+    let trust = [("SSL_CERT_FILE", ca.as_path())];
+
+    // A box that does not trust the issuer refuses to talk, and says why.
+    let tok = token(&pool, &t).await;
+    let untrusting = tempfile::tempdir().unwrap();
+    let out = enroll_at(untrusting.path(), &url, &tok, &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // Plain HTTP to the HTTPS port gets nowhere either.
+    let out = enroll_at(
+        untrusting.path(),
+        &format!("http://localhost:{port}"),
+        &tok,
+        &trust,
+    );
+    assert!(!out.status.success());
+    // Neither attempt spent the token: the real box enrolls with it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = enroll_at(dir.path(), &url, &tok, &trust);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The running box syncs over HTTPS: a phone check-in reaches the cloud.
+    let a = run_appliance_with(dir.path(), &trust);
+    assert_eq!(
+        phone_check_in(&a, "Maria", "Lopez", "1979-09-30").await,
+        303
+    );
+    let events = "SELECT count(*) FROM events WHERE tenant_id = $1";
+    eventually(
+        Duration::from_secs(10),
+        "arrival + billing in the cloud over https",
+        || async { count(&pool, events, &t).await == 2 },
+    )
     .await;
 }
