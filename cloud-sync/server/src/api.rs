@@ -31,6 +31,13 @@ use crate::db::{self, WAKE_ALL};
 
 pub struct AppState {
     pub pool: Pool,
+    /// Device id → (tenant, public key). Both never change for a device id,
+    /// so caching them is safe across processes; revocation is read from
+    /// PostgreSQL on every request.
+    pub device_keys: DeviceKeys,
+    /// Asynchronous commit, for request authentication only (see
+    /// [`crate::db::auth_pool`]).
+    pub auth_pool: Pool,
     pub config_changes: broadcast::Sender<String>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -182,6 +189,29 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Immutable facts about devices seen by this process (see
+/// [`AppState::device_keys`]).
+#[derive(Default)]
+pub struct DeviceKeys(std::sync::RwLock<std::collections::HashMap<String, (String, [u8; 32])>>);
+
+impl DeviceKeys {
+    /// Generous for one process; past it the cache starts over.
+    const MAX: usize = 200_000;
+
+    fn get(&self, device: &str) -> Option<(String, [u8; 32])> {
+        self.0.read().ok()?.get(device).cloned()
+    }
+
+    fn put(&self, device: &str, tenant: &str, key: [u8; 32]) {
+        if let Ok(mut m) = self.0.write() {
+            if m.len() >= Self::MAX {
+                m.clear();
+            }
+            m.insert(device.to_string(), (tenant.to_string(), key));
+        }
+    }
+}
+
 /// The authenticated caller: a device of exactly one tenant.
 #[derive(Debug, Clone)]
 struct Device {
@@ -203,64 +233,75 @@ async fn authenticate(
         header(headers, wire::HEADER_SIGNATURE),
     )?;
     auth.check_time(auth::now_ms())?;
-    let client = state.pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT tenant_id, public_key, revoked_at IS NOT NULL FROM devices WHERE device_id = $1",
-            &[&auth.device_id],
-        )
-        .await?;
-    let Some(row) = row else {
-        return Err(ApiError::new(
+    // Prepared once per connection: each call is then one round trip.
+    let client = state.auth_pool.get().await?;
+    let unknown = || {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             codes::UNAUTHENTICATED,
             "unknown device; enroll the box again",
-        ));
+        )
     };
-    let tenant_id: String = row.get(0);
-    let key: Vec<u8> = row.get(1);
-    let revoked: bool = row.get(2);
-    let key: [u8; 32] = key
-        .as_slice()
-        .try_into()
-        .map_err(|_| ApiError::internal())?;
+    let (tenant_id, key) = match state.device_keys.get(&auth.device_id) {
+        Some(known) => known,
+        None => {
+            let lookup = client
+                .prepare_cached("SELECT tenant_id, public_key FROM devices WHERE device_id = $1")
+                .await?;
+            let row = client
+                .query_opt(&lookup, &[&auth.device_id])
+                .await?
+                .ok_or_else(unknown)?;
+            let tenant_id: String = row.get(0);
+            let key: Vec<u8> = row.get(1);
+            let key: [u8; 32] = key
+                .as_slice()
+                .try_into()
+                .map_err(|_| ApiError::internal())?;
+            state.device_keys.put(&auth.device_id, &tenant_id, key);
+            (tenant_id, key)
+        }
+    };
     let path = uri
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or(uri.path());
     auth.verify(&key, method.as_str(), path, body)?;
-    if revoked {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            codes::DEVICE_REVOKED,
-            "this box has been revoked by the practice or the operator; it needs a new enrollment token",
-        ));
-    }
-    // The nonce (and the last-seen time) in one statement, committed
-    // without waiting for the disk: losing the last few nonces in a
-    // database crash only re-opens replays of requests that are idempotent
-    // anyway (config reads, event batches keyed by event id), and saves an
-    // fsync per call. Event batches themselves commit synchronously.
-    let mut client = client;
-    let tx = client.transaction().await?;
-    tx.batch_execute("SET LOCAL synchronous_commit = off")
-        .await?;
-    let fresh: i64 = tx
-        .query_one(
-            "WITH n AS (
-                 INSERT INTO device_nonces (device_id, nonce) VALUES ($1, $2)
+    // Revocation, the nonce and the last-seen time in one statement (atomic
+    // on its own, on the asynchronous-commit pool): a revoked device's nonce
+    // is not stored.
+    let remember = client
+        .prepare_cached(
+            "WITH d AS (
+                 SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE device_id = $1
+             ), n AS (
+                 INSERT INTO device_nonces (device_id, nonce)
+                 SELECT $1, $2 FROM d WHERE NOT d.revoked
                  ON CONFLICT DO NOTHING RETURNING 1
              ), seen AS (
                  UPDATE devices SET last_seen_at = now()
                  WHERE device_id = $1 AND EXISTS (SELECT 1 FROM n)
                        AND (last_seen_at IS NULL OR last_seen_at < now() - interval '30 seconds')
              )
-             SELECT count(*) FROM n",
-            &[&auth.device_id, &auth.nonce],
+             SELECT (SELECT revoked FROM d), (SELECT count(*) FROM n)",
         )
-        .await?
-        .get(0);
-    tx.commit().await?;
+        .await?;
+    let row = client
+        .query_one(&remember, &[&auth.device_id, &auth.nonce])
+        .await?;
+    let revoked: Option<bool> = row.get(0);
+    let fresh: i64 = row.get(1);
+    match revoked {
+        None => return Err(unknown()),
+        Some(true) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::DEVICE_REVOKED,
+                "this box has been revoked by the practice or the operator; it needs a new enrollment token",
+            ));
+        }
+        Some(false) => {}
+    }
     if fresh == 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -393,6 +434,9 @@ async fn config(
                 full_config(&state.pool, &device.tenant_id).await?,
             ));
         }
+        if wait.is_zero() {
+            return Ok(axum::Json(unchanged(version)));
+        }
         // Wait for a change of this tenant (or a wake-all), the deadline, or
         // shutdown.
         let woke = loop {
@@ -414,26 +458,28 @@ async fn config(
                     full_config(&state.pool, &device.tenant_id).await?,
                 ));
             }
-            return Ok(axum::Json(ConfigResponse {
-                protocol: PROTOCOL_VERSION,
-                changed: false,
-                config_version: version,
-                tenant: None,
-                appointments: Vec::new(),
-                staff: Vec::new(),
-            }));
+            return Ok(axum::Json(unchanged(version)));
         }
+    }
+}
+
+fn unchanged(version: i64) -> ConfigResponse {
+    ConfigResponse {
+        protocol: PROTOCOL_VERSION,
+        changed: false,
+        config_version: version,
+        tenant: None,
+        appointments: Vec::new(),
+        staff: Vec::new(),
     }
 }
 
 async fn current_version(pool: &Pool, tenant: &str) -> ApiResult<i64> {
     let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT config_version FROM tenants WHERE tenant_id = $1",
-            &[&tenant],
-        )
+    let stmt = client
+        .prepare_cached("SELECT config_version FROM tenants WHERE tenant_id = $1")
         .await?;
+    let row = client.query_one(&stmt, &[&tenant]).await?;
     Ok(row.get(0))
 }
 
@@ -662,14 +708,19 @@ async fn ingest(pool: &Pool, device: &Device, events: &[wire::Event]) -> ApiResu
 
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let rows = tx
-        .query(
+    let insert = tx
+        .prepare_cached(
             "INSERT INTO events (tenant_id, event_id, device_id, seq, kind, payload, created_at)
              SELECT $1, e.id::uuid, $2, e.seq, e.kind, e.payload::jsonb, e.created
              FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
                   AS e(id, seq, kind, payload, created)
              ON CONFLICT (tenant_id, event_id) DO NOTHING
              RETURNING event_id::text",
+        )
+        .await?;
+    let rows = tx
+        .query(
+            &insert,
             &[
                 &device.tenant_id,
                 &device.device_id,
@@ -722,8 +773,9 @@ async fn ingest(pool: &Pool, device: &Device, events: &[wire::Event]) -> ApiResu
     let (t, d) = (&device.tenant_id, &device.device_id);
     if !arrivals.ids.is_empty() {
         arrivals.dedupe();
-        tx.execute(
-            "INSERT INTO checkins (tenant_id, checkin_id, device_id, appointment_id, patient_id,
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO checkins (tenant_id, checkin_id, device_id, appointment_id, patient_id,
                                    walk_in, method, local_date, ticket, arrived_at)
              SELECT $1, a.id, $2, a.appt, a.patient, a.walk_in, a.method, a.day, a.ticket, a.at
              FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[],
@@ -734,6 +786,10 @@ async fn ingest(pool: &Pool, device: &Device, events: &[wire::Event]) -> ApiResu
                  walk_in = excluded.walk_in, method = excluded.method,
                  local_date = excluded.local_date, ticket = excluded.ticket,
                  arrived_at = excluded.arrived_at",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
             &[
                 t,
                 d,
@@ -750,13 +806,26 @@ async fn ingest(pool: &Pool, device: &Device, events: &[wire::Event]) -> ApiResu
         .await?;
     }
     if !bill.ids.is_empty() {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO billing_events (tenant_id, event_id, device_id, kind, checkin_id, quantity, at)
+                 SELECT $1, b.id::uuid, $2, b.kind, b.checkin, b.qty, b.at
+                 FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::bigint[])
+                      AS b(id, kind, checkin, qty, at)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
         tx.execute(
-            "INSERT INTO billing_events (tenant_id, event_id, device_id, kind, checkin_id, quantity, at)
-             SELECT $1, b.id::uuid, $2, b.kind, b.checkin, b.qty, b.at
-             FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::bigint[])
-                  AS b(id, kind, checkin, qty, at)
-             ON CONFLICT DO NOTHING",
-            &[t, d, &bill.ids, &bill.kinds, &bill.checkins, &bill.quantities, &bill.ats],
+            &stmt,
+            &[
+                t,
+                d,
+                &bill.ids,
+                &bill.kinds,
+                &bill.checkins,
+                &bill.quantities,
+                &bill.ats,
+            ],
         )
         .await?;
     }
@@ -764,7 +833,7 @@ async fn ingest(pool: &Pool, device: &Device, events: &[wire::Event]) -> ApiResu
         None
     } else {
         Some(
-            tx.prepare(
+            tx.prepare_cached(
                 "INSERT INTO checkins (tenant_id, checkin_id, device_id, status, room, called_at,
                                        seen_at, status_seq)
                  VALUES ($1, $2, $3, $4, $5,

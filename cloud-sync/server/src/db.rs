@@ -41,6 +41,26 @@ pub enum DbError {
 
 pub fn pool(url: &str, max_size: usize) -> Result<Pool, DbError> {
     let cfg = tokio_postgres::Config::from_str(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
+    build_pool(cfg, max_size)
+}
+
+/// A pool whose connections commit without waiting for the disk. Only for
+/// request authentication (the nonce and last-seen time): losing the last
+/// few nonces in a database crash only re-opens replays of requests that
+/// are idempotent anyway (config reads, event batches keyed by event id),
+/// and it saves an fsync per call. Nothing else may use it.
+pub fn auth_pool(url: &str, max_size: usize) -> Result<Pool, DbError> {
+    let mut cfg =
+        tokio_postgres::Config::from_str(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
+    let options = match cfg.get_options() {
+        Some(o) if !o.is_empty() => format!("{o} -c synchronous_commit=off"),
+        _ => "-c synchronous_commit=off".to_string(),
+    };
+    cfg.options(options);
+    build_pool(cfg, max_size)
+}
+
+fn build_pool(cfg: tokio_postgres::Config, max_size: usize) -> Result<Pool, DbError> {
     let mgr = Manager::from_config(
         cfg,
         NoTls,
