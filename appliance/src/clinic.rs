@@ -101,6 +101,13 @@ impl Clinic {
 
     /// Replaces the practice config (from the cloud, or an operator) and
     /// pushes it to every TV without a restart.
+    /// Today at the practice (in its time zone): schedule and arrivals.
+    pub async fn today(&self) -> Result<store::Day, StoreError> {
+        let practice = self.practice();
+        let (t, d) = (practice.tenant_id().to_string(), practice.today());
+        self.store.read(move |c| store::day(c, &t, &d)).await
+    }
+
     pub async fn reload_practice(&self) -> Result<(), ClinicError> {
         let config = self
             .store

@@ -4,6 +4,8 @@
 //! without a room asks which room, "next" takes the longest waiting, cancel
 //! and repeat work, and nothing is applied twice.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,43 +23,24 @@ struct Box_ {
 }
 
 async fn clinic_with(people: &[(&str, &str, i8)]) -> Box_ {
-    let dir = tempfile::tempdir().unwrap();
-    let st = store::Store::open(&dir.path().join("sos-edge.db")).unwrap();
-    let tenant = appliance::demo::practice().into_tenant().unwrap();
-    let t = tenant.clone();
-    st.write(move |txn| store::upsert_tenant(txn, &t))
-        .await
-        .unwrap();
-    let key = appliance::secrets::BoxKey::load_or_create(&dir.path().join("box.key")).unwrap();
-    let practice = appliance::practice::Practice::new(tenant.clone()).unwrap();
-    let today: jiff::civil::Date = practice.today().parse().unwrap();
-    let rows: Vec<ImportedAppointment> = people
-        .iter()
-        .enumerate()
-        .map(|(i, (first, last, hour))| ImportedAppointment {
-            line: i + 1,
-            external_id: Some(format!("a{i}")),
-            first_name: first.to_string(),
-            last_name: last.to_string(),
-            date_of_birth: jiff::civil::date(1980, 1, 1 + i as i8),
-            starts_at: today.at(*hour, 0, 0, 0),
-            provider: "Dr. Lee".into(),
-            kind: "Check-up".into(),
-            notes: String::new(),
-        })
-        .collect();
-    appliance::schedule::save(&st, &key, &tenant, rows, "test")
-        .await
-        .unwrap();
-    st.close();
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let clinic = Clinic::open(
-        dir.path(),
-        "http://localhost:1".into(),
-        appliance::web::limits::RateLimits::new(100),
-        stop_rx,
-    )
-    .unwrap();
+    let c = common::clinic::demo_practice_with(|today| {
+        people
+            .iter()
+            .enumerate()
+            .map(|(i, (first, last, hour))| ImportedAppointment {
+                line: i + 1,
+                external_id: Some(format!("a{i}")),
+                first_name: first.to_string(),
+                last_name: last.to_string(),
+                date_of_birth: jiff::civil::date(1980, 1, 1 + i as i8),
+                starts_at: today.at(*hour, 0, 0, 0),
+                provider: "Dr. Lee".into(),
+                kind: "Check-up".into(),
+                notes: String::new(),
+            })
+            .collect()
+    })
+    .await;
     // The conversation needs no model: these tests start from text.
     let ears = Listener::off(
         "text only",
@@ -71,10 +54,10 @@ async fn clinic_with(people: &[(&str, &str, i8)]) -> Box_ {
         },
     );
     Box_ {
-        clinic,
+        clinic: c.clinic,
         ears,
-        _dir: dir,
-        _stop: stop,
+        _dir: c.dir,
+        _stop: c.stop,
     }
 }
 

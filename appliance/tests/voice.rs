@@ -5,6 +5,8 @@
 //! Needs `scripts/fetch-voice.sh` to have run (models in `$SOS_MODELS_DIR`
 //! or the checkout's `models/`); `scripts/test.sh` does that first.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -261,35 +263,14 @@ async fn demo_clinic(
     tempfile::TempDir,
     tokio::sync::watch::Sender<bool>,
 ) {
-    use appliance::store::{self, Store};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("sos-edge.db")).unwrap();
-    let tenant = appliance::demo::practice().into_tenant().unwrap();
-    let t = tenant.clone();
-    store
-        .write(move |txn| store::upsert_tenant(txn, &t))
-        .await
-        .unwrap();
-    let key = appliance::secrets::BoxKey::load_or_create(&dir.path().join("box.key")).unwrap();
-    let practice = appliance::practice::Practice::new(tenant.clone()).unwrap();
-    let today: jiff::civil::Date = practice.today().parse().unwrap();
-    let rows: Vec<_> = appliance::demo::appointments(today)
-        .into_iter()
-        .take(appointments)
-        .collect();
-    appliance::schedule::save(&store, &key, &tenant, rows, "test")
-        .await
-        .unwrap();
-    store.close();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let clinic = appliance::clinic::Clinic::open(
-        dir.path(),
-        "http://localhost:1".into(),
-        appliance::web::limits::RateLimits::new(100),
-        stop_rx,
-    )
-    .unwrap();
-    (clinic, dir, stop_tx)
+    let c = common::clinic::demo_practice_with(|today| {
+        appliance::demo::appointments(today)
+            .into_iter()
+            .take(appointments)
+            .collect()
+    })
+    .await;
+    (c.clinic, c.dir, c.stop)
 }
 
 #[test]

@@ -89,10 +89,7 @@ fn synthesise(models: &Path, text_: &str) -> Result<Vec<f32>> {
     for c in text::clauses(text_) {
         pcm.extend(v.synth_clause(&c)?.samples);
     }
-    let mut conv = ToMono16k::new(v.sample_rate(), 1)?;
-    let mut out = conv.push(&pcm);
-    out.extend(conv.push(&vec![0.0; v.sample_rate() as usize / 4]));
-    Ok(out)
+    Ok(ToMono16k::convert_all(&pcm, v.sample_rate())?)
 }
 
 fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {

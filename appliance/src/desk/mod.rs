@@ -78,19 +78,8 @@ struct Brief {
 /// Everything the desk page shows, in one call.
 pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebResult<Response> {
     let practice = clinic.practice();
-    let tenant = practice.tenant_id().to_string();
-    let date = practice.today();
-    let (t, d) = (tenant.clone(), date.clone());
-    let (schedule, checkins) = clinic
-        .store
-        .read(move |c| {
-            Ok((
-                store::schedule_for_day(c, &t, &d)?,
-                store::checkins_for_day(c, &t, &d)?,
-            ))
-        })
-        .await
-        .map_err(|e| WebError::from(e).json())?;
+    let store::Day { schedule, checkins } =
+        clinic.today().await.map_err(|e| WebError::from(e).json())?;
     let displays = display::statuses(&clinic)
         .await
         .map_err(|e| WebError::from(e).json())?;
@@ -136,7 +125,7 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
             "walk_ins": practice.config.settings.allow_walk_ins,
             "max_displays": practice.max_displays(),
         },
-        "date": date,
+        "date": practice.today(),
         "voice": clinic.voice.get().map(|v| v.status()),
         "listen": clinic.listener.get().map(|l| l.status()),
         "schedule": schedule,

@@ -36,6 +36,15 @@ impl ToMono16k {
         })
     }
 
+    /// A whole mono clip at `rate` as 16 kHz (files, tests, benchmarks):
+    /// the resampler's last partial chunk is flushed with silence.
+    pub fn convert_all(samples: &[f32], rate: u32) -> Result<Vec<f32>, ListenError> {
+        let mut conv = ToMono16k::new(rate, 1)?;
+        let mut out = conv.push(samples);
+        out.extend(conv.push(&vec![0.0; rate as usize / 4]));
+        Ok(out)
+    }
+
     /// Feeds interleaved samples; returns whatever 16 kHz audio is ready.
     pub fn push(&mut self, interleaved: &[f32]) -> Vec<f32> {
         let c = self.channels;

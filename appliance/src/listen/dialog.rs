@@ -15,7 +15,7 @@ use super::{Heard, ListenError, Listener, asr};
 use crate::checkin::{self, CheckinError, Outcome};
 use crate::clinic::Clinic;
 use crate::practice::Practice;
-use crate::store::{self, CheckinRow, CheckinStatus, Method, ScheduleEntry};
+use crate::store::{self, CheckinStatus, Day, Method};
 use crate::voice::Kind;
 
 /// Who is speaking: a patient at the lobby kiosk, or staff at the desk.
@@ -104,14 +104,10 @@ impl Conversations {
 }
 
 /// Today's people, as the recogniser's prompt: names and providers.
+/// (`respond` reads the day again once the person has spoken: someone may
+/// have checked in meanwhile.)
 pub async fn prompt_for_today(clinic: &Clinic) -> String {
-    let practice = clinic.practice();
-    let (t, d) = (practice.tenant_id().to_string(), practice.today());
-    let schedule = clinic
-        .store
-        .read(move |c| store::schedule_for_day(c, &t, &d))
-        .await
-        .unwrap_or_default();
+    let schedule = clinic.today().await.unwrap_or_default().schedule;
     let mut names: Vec<String> = schedule
         .iter()
         .map(|e| format!("{} {}", e.first_name, e.last_name))
@@ -218,26 +214,6 @@ fn local_time(practice: &Practice, at_ms: i64) -> Option<(u8, u8)> {
     Some((z.hour() as u8, z.minute() as u8))
 }
 
-struct Today {
-    schedule: Vec<ScheduleEntry>,
-    checkins: Vec<CheckinRow>,
-}
-
-async fn today(clinic: &Clinic) -> Result<Today, CheckinError> {
-    let practice = clinic.practice();
-    let (t, d) = (practice.tenant_id().to_string(), practice.today());
-    let (schedule, checkins) = clinic
-        .store
-        .read(move |c| {
-            Ok((
-                store::schedule_for_day(c, &t, &d)?,
-                store::checkins_for_day(c, &t, &d)?,
-            ))
-        })
-        .await?;
-    Ok(Today { schedule, checkins })
-}
-
 /// Answers a transcript. Public for tests that start from text.
 pub async fn respond(
     clinic: &Clinic,
@@ -269,7 +245,7 @@ pub async fn respond(
     reply.intent = intent_name(&intent);
     let said = names::words(&heard);
     let pending = conv.take_pending(&mode);
-    let today = today(clinic).await?;
+    let today = clinic.today().await.map_err(CheckinError::from)?;
 
     match (intent, pending) {
         (Intent::Cancel, _) => {
@@ -427,14 +403,14 @@ fn finish(conv: &Conversations, mode: &Mode, reply: Reply) -> Reply {
 }
 
 /// Does the utterance name anybody on today's lists at all?
-fn names_anyone(said: &[String], today: &Today) -> bool {
+fn names_anyone(said: &[String], today: &Day) -> bool {
     let people = candidates(today, &Purpose::CheckIn);
     !matches!(names::find(said, &people), NameMatch::None)
 }
 
 /// Who the utterance can mean: today's appointments for a check-in, the
 /// people waiting (or already called) for a call.
-fn candidates(today: &Today, purpose: &Purpose) -> Vec<Candidate> {
+fn candidates(today: &Day, purpose: &Purpose) -> Vec<Candidate> {
     match purpose {
         Purpose::CheckIn => today
             .schedule
@@ -458,7 +434,7 @@ fn candidates(today: &Today, purpose: &Purpose) -> Vec<Candidate> {
     }
 }
 
-fn start_of(today: &Today, id: &str) -> Option<i64> {
+fn start_of(today: &Day, id: &str) -> Option<i64> {
     today
         .schedule
         .iter()
@@ -476,7 +452,7 @@ fn start_of(today: &Today, id: &str) -> Option<i64> {
 /// Keeps the people whose appointment fits the time said, if any do.
 fn by_time(
     practice: &Practice,
-    today: &Today,
+    today: &Day,
     people: Vec<Candidate>,
     time: Option<SpokenTime>,
 ) -> Vec<Candidate> {
@@ -494,7 +470,7 @@ fn by_time(
 }
 
 /// Keeps the people booked with the provider said ("with Doctor Lee").
-fn by_provider(today: &Today, people: Vec<Candidate>, provider: Option<&str>) -> Vec<Candidate> {
+fn by_provider(today: &Day, people: Vec<Candidate>, provider: Option<&str>) -> Vec<Candidate> {
     let Some(p) = provider else { return people };
     let fits: Vec<Candidate> = people
         .iter()
@@ -520,7 +496,7 @@ async fn decide(
     conv: &Conversations,
     mode: &Mode,
     practice: &Practice,
-    today: &Today,
+    today: &Day,
     said: &[String],
     people: Vec<Candidate>,
     purpose: Purpose,
@@ -555,7 +531,7 @@ async fn decide(
     Ok(())
 }
 
-fn full_name(today: &Today, id: &str) -> Option<String> {
+fn full_name(today: &Day, id: &str) -> Option<String> {
     today
         .schedule
         .iter()
@@ -571,7 +547,7 @@ fn full_name(today: &Today, id: &str) -> Option<String> {
 }
 
 /// "Sarah J. at 2:00 PM": how the lobby may see a choice.
-fn choice_label(practice: &Practice, today: &Today, id: &str) -> String {
+fn choice_label(practice: &Practice, today: &Day, id: &str) -> String {
     let (first, last) = today
         .schedule
         .iter()
@@ -596,7 +572,7 @@ fn ask_which(
     conv: &Conversations,
     mode: &Mode,
     practice: &Practice,
-    today: &Today,
+    today: &Day,
     ids: Vec<String>,
     purpose: Purpose,
     reply: &mut Reply,
@@ -621,7 +597,7 @@ async fn act(
     conv: &Conversations,
     practice: &Practice,
     mode: &Mode,
-    today: &Today,
+    today: &Day,
     id: &str,
     purpose: Purpose,
     reply: &mut Reply,

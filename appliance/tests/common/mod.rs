@@ -2,6 +2,8 @@
 //! temporary data directory, and real HTTP / WebSocket clients.
 #![allow(dead_code)]
 
+pub mod clinic;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -114,11 +114,7 @@ impl Speaker {
 }
 
 fn to_16k(samples: &[f32], rate: u32) -> Vec<f32> {
-    let mut conv = ToMono16k::new(rate, 1).expect("resampler");
-    let mut out = conv.push(samples);
-    // Flush the resampler's last partial chunk with silence.
-    out.extend(conv.push(&vec![0.0; rate as usize / 4]));
-    out
+    ToMono16k::convert_all(samples, rate).expect("resampler")
 }
 
 pub fn piper(text: &str) -> Vec<f32> {
