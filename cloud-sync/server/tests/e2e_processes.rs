@@ -1,91 +1,19 @@
 //! End to end with real processes: `sos-cloud serve`, `sos-appliance
 //! enroll`, `sos-appliance run`, and a patient checking in over HTTP.
-//!
-//! The `sos-appliance` binary is taken from `SOS_APPLIANCE_BIN` or from the
-//! same target directory as `sos-cloud` (`cargo build --workspace` builds it).
+//! The processes are started by `common::box_process` (see there for where
+//! the `sos-appliance` binary comes from).
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use cloud_server::admin::{self, TenantFields};
 use cloud_sync::wire::Appointment;
+use common::box_process::*;
 use common::*;
 use deadpool_postgres::Pool;
-
-fn appliance_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("SOS_APPLIANCE_BIN") {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_BIN_EXE_sos-cloud")).with_file_name("sos-appliance");
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build -p sos-appliance` (or set SOS_APPLIANCE_BIN)",
-        p.display()
-    );
-    p
-}
-
-struct Appliance {
-    child: Child,
-    base: String,
-    checkin_url: String,
-}
-
-impl Drop for Appliance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run_appliance(dir: &Path) -> Appliance {
-    run_appliance_with(dir, &[])
-}
-
-/// `env`: e.g. `SSL_CERT_FILE`, the CA a private cloud's certificate is
-/// issued by.
-fn run_appliance_with(dir: &Path, env: &[(&str, &Path)]) -> Appliance {
-    let mut child = Command::new(appliance_bin())
-        .arg("run")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .env("SOS_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start sos-appliance");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut base, mut checkin) = (String::new(), String::new());
-    for line in lines.by_ref() {
-        let line = line.expect("read sos-appliance output");
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            base = rest.trim().to_string();
-        }
-        if let Some(rest) = line.trim().strip_prefix("check-in:") {
-            checkin = rest.trim().to_string();
-        }
-        if line.trim().starts_with("front desk:") {
-            break;
-        }
-    }
-    assert!(!base.is_empty(), "sos-appliance did not report its address");
-    std::thread::spawn(move || for _ in lines {});
-    let path = checkin
-        .find("/c/")
-        .map(|i| checkin[i..].to_string())
-        .expect("check-in URL");
-    Appliance {
-        child,
-        checkin_url: format!("{base}{path}"),
-        base,
-    }
-}
 
 async fn practice(pool: &Pool) -> String {
     let t = admin::create_tenant(
@@ -122,15 +50,6 @@ async fn practice(pool: &Pool) -> String {
     t
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
 /// A patient checks in on their phone; returns the HTTP status.
 async fn phone_check_in(a: &Appliance, first: &str, last: &str, dob: &str) -> u16 {
     let c = http();
@@ -142,14 +61,11 @@ async fn phone_check_in(a: &Appliance, first: &str, last: &str, dob: &str) -> u1
         .text()
         .await
         .unwrap();
-    let marker = "name=\"form_token\" value=\"";
-    let start = form.find(marker).expect("form token") + marker.len();
-    let end = form[start..].find('"').unwrap() + start;
     let fields = [
         ("first_name", first.to_string()),
         ("last_name", last.to_string()),
         ("date_of_birth", dob.to_string()),
-        ("form_token", form[start..end].to_string()),
+        ("form_token", form_token(&form).expect("form token")),
     ];
     c.post(&a.checkin_url)
         .form(&fields)
@@ -158,22 +74,6 @@ async fn phone_check_in(a: &Appliance, first: &str, last: &str, dob: &str) -> u1
         .unwrap()
         .status()
         .as_u16()
-}
-
-fn enroll(dir: &Path, cloud: &Cloud, token: &str) -> std::process::Output {
-    enroll_at(dir, &cloud.url, token, &[])
-}
-
-fn enroll_at(dir: &Path, url: &str, token: &str, env: &[(&str, &Path)]) -> std::process::Output {
-    Command::new(appliance_bin())
-        .arg("enroll")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--cloud", url, "--token", token])
-        .envs(env.iter().copied())
-        .env("SOS_LOG", "warn")
-        .output()
-        .expect("run sos-appliance enroll")
 }
 
 #[tokio::test]
@@ -185,7 +85,7 @@ async fn enrolled_box_process_serves_the_cloud_practice() {
     let dir = tempfile::tempdir().unwrap();
 
     let tok = token(&pool, &t).await;
-    let out = enroll(dir.path(), &cloud, &tok);
+    let out = enroll(dir.path(), &cloud.url, &tok);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -198,7 +98,7 @@ async fn enrolled_box_process_serves_the_cloud_practice() {
     );
     // A second use of the token (from another box) is refused in plain words.
     let other = tempfile::tempdir().unwrap();
-    let out = enroll(other.path(), &cloud, &tok);
+    let out = enroll(other.path(), &cloud.url, &tok);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already used"), "{err}");
@@ -232,7 +132,7 @@ async fn checkins_on_a_box_process_reach_the_cloud_once_and_config_comes_down() 
     let t = practice(&pool).await;
     let dir = tempfile::tempdir().unwrap();
     let tok = token(&pool, &t).await;
-    assert!(enroll(dir.path(), &cloud, &tok).status.success());
+    assert!(enroll(dir.path(), &cloud.url, &tok).status.success());
     let a = run_appliance(dir.path());
 
     assert_eq!(
@@ -355,12 +255,12 @@ async fn box_process_syncs_with_a_cloud_serving_https() {
     // A box that does not trust the issuer refuses to talk, and says why.
     let tok = token(&pool, &t).await;
     let untrusting = tempfile::tempdir().unwrap();
-    let out = enroll_at(untrusting.path(), &url, &tok, &[]);
+    let out = enroll_in_env(untrusting.path(), &url, &tok, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     // Plain HTTP to the HTTPS port gets nowhere either.
-    let out = enroll_at(
+    let out = enroll_in_env(
         untrusting.path(),
         &format!("http://localhost:{port}"),
         &tok,
@@ -369,7 +269,7 @@ async fn box_process_syncs_with_a_cloud_serving_https() {
     assert!(!out.status.success());
     // Neither attempt spent the token: the real box enrolls with it.
     let dir = tempfile::tempdir().unwrap();
-    let out = enroll_at(dir.path(), &url, &tok, &trust);
+    let out = enroll_in_env(dir.path(), &url, &tok, &trust);
     assert!(
         out.status.success(),
         "{}",
@@ -377,7 +277,7 @@ async fn box_process_syncs_with_a_cloud_serving_https() {
     );
 
     // The running box syncs over HTTPS: a phone check-in reaches the cloud.
-    let a = run_appliance_with(dir.path(), &trust);
+    let a = run_appliance_in_env(dir.path(), &[], &trust);
     assert_eq!(
         phone_check_in(&a, "Maria", "Lopez", "1979-09-30").await,
         303

@@ -8,94 +8,17 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use appliance::checkin::{self, Outcome, PatientDetails};
 use appliance::clinic::Clinic;
 use appliance::store::{self, CheckinStatus, Method};
 use appliance::sync::{self, Credential, SyncOptions};
+use common::chaos::{ChaosProxy, Rng, name, seed};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 const CHECKINS: usize = 3000;
-
-/// xorshift: enough randomness for fault timing, no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-fn seed() -> u64 {
-    (cloud_sync::auth::now_ms() as u64) | 1
-}
-
-/// Letters-only unique name for person `i`.
-fn name(mut i: usize) -> String {
-    let mut s = String::from("Gen");
-    for _ in 0..4 {
-        s.push((b'a' + (i % 26) as u8) as char);
-        i /= 26;
-    }
-    s
-}
-
-/// Forwards to `upstream`; while `chaos` is on, drops about one connection
-/// in five right after the first bytes of the cloud's answer.
-async fn proxy(
-    listener: TcpListener,
-    upstream: String,
-    chaos: Arc<AtomicBool>,
-    drops: Arc<AtomicU64>,
-) {
-    let mut rng = Rng(seed());
-    loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
-            return;
-        };
-        let drop_it = chaos.load(Ordering::Relaxed) && rng.below(5) == 0;
-        let upstream = upstream.clone();
-        let drops = Arc::clone(&drops);
-        tokio::spawn(async move {
-            let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                return;
-            };
-            let (mut ri, mut wi) = inbound.split();
-            let (mut ro, mut wo) = outbound.split();
-            let up = tokio::io::copy(&mut ri, &mut wo);
-            let down = async {
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    let n = match ro.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    if drop_it {
-                        drops.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    if wi.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
-                }
-            };
-            tokio::select! {
-                _ = up => {}
-                _ = down => {}
-            }
-        });
-    }
-}
 
 fn opts() -> SyncOptions {
     SyncOptions {
@@ -127,16 +50,8 @@ async fn every_event_arrives_exactly_once_and_in_order_despite_faults() {
     .unwrap();
 
     // The box talks to the cloud through the proxy.
-    let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_url = format!("http://{}", proxy_listener.local_addr().unwrap());
-    let chaos = Arc::new(AtomicBool::new(true));
-    let drops = Arc::new(AtomicU64::new(0));
-    tokio::spawn(proxy(
-        proxy_listener,
-        cloud_addr.clone(),
-        Arc::clone(&chaos),
-        Arc::clone(&drops),
-    ));
+    let proxy = ChaosProxy::start(&cloud_addr, seed()).await;
+    let proxy_url = proxy.url.clone();
 
     let dir = tempfile::tempdir().unwrap();
     // Enrollment itself may hit a dropped connection: retry with new tokens.
@@ -244,7 +159,7 @@ async fn every_event_arrives_exactly_once_and_in_order_despite_faults() {
         }
     }
     let called_ids = generator.await.unwrap();
-    chaos.store(false, Ordering::Relaxed);
+    proxy.set_chaos(false);
 
     // Everything drains once the faults stop.
     let total: i64 = clinic
@@ -346,7 +261,7 @@ async fn every_event_arrives_exactly_once_and_in_order_despite_faults() {
     }
     println!(
         "fault test: {expected} events, {cloud_kills} cloud kills, {box_kills} box sync kills, {} dropped connections, {:?}",
-        drops.load(Ordering::Relaxed),
+        proxy.drops(),
         started.elapsed()
     );
     assert!(cloud_kills + box_kills > 0, "no fault was injected");

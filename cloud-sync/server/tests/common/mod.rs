@@ -2,6 +2,9 @@
 //! (run `scripts/postgres.sh` to get one) and real `sos-cloud` processes.
 #![allow(dead_code)]
 
+pub mod box_process;
+pub mod chaos;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
