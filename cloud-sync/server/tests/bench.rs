@@ -251,7 +251,7 @@ async fn bench_steady_state_simulated_boxes() {
                 let started = Instant::now();
                 let c = client.config(&dev, version, 0).await;
                 // Offset per box so the pushes are spread like the checks.
-                let pushed = if (seq + i as u64) % push_every == 0 {
+                let pushed = if (seq + i as u64).is_multiple_of(push_every) {
                     pushes += 1;
                     let event = arrived(pushes, &format!("{}-{pushes}", dev.device_id));
                     client.push_events(&dev, &[event]).await.map(|_| ())
