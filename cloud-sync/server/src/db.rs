@@ -14,6 +14,11 @@ use tokio_postgres::{AsyncMessage, NoTls};
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "staff", include_str!("../migrations/0002_staff.sql")),
+    (
+        3,
+        "events without row checks",
+        include_str!("../migrations/0003_events_without_row_checks.sql"),
+    ),
 ];
 
 /// NOTIFY channel for config changes; the payload is the tenant id.
