@@ -368,12 +368,16 @@ async fn serve(
     appliance::display::speaker::use_tvs_as_speaker(&clinic, &voice);
     let _ = clinic.voice.set(voice);
     // Voice in (issue 4): off with one log line when the model is absent.
+    let talk_button = listen_in.button();
     let listen_config = listen_in.into_config(&models_dir);
     let ears =
         tokio::task::spawn_blocking(move || appliance::listen::Listener::start(listen_config))
             .await
             .context("voice in did not start")?;
     let _ = clinic.listener.set(ears);
+    if let Some(button) = talk_button {
+        appliance::listen::button::spawn(Arc::clone(&clinic), button);
+    }
     let practice = clinic.practice();
     let checkin_url = format!(
         "{public_url}{}",

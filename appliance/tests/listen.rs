@@ -64,13 +64,18 @@ impl Lobby {
     }
 
     fn daemon(&self) -> Daemon {
+        self.daemon_with(&[])
+    }
+
+    fn daemon_with(&self, extra: &[&str]) -> Daemon {
         let models: PathBuf = speech::models_dir();
         speech::whisper_model();
         // No chime: whisper writes a chime as "you", and this test is
         // about the words (the chime has its own tests in voice.rs).
+        let args: Vec<&str> = ["--no-chime"].iter().chain(extra).copied().collect();
         Daemon::demo_env(
             tempfile::tempdir().unwrap(),
-            &["--no-chime"],
+            &args,
             &[
                 ("HOME", self.home.path()),
                 ("SOS_MODELS_DIR", Path::new(&models)),
@@ -293,6 +298,46 @@ async fn a_patient_checks_in_by_voice_and_staff_call_them_by_voice() {
     let w = wer(said, &heard);
     println!("the lobby heard: {heard:?} (WER {:.1} %)", w * 100.0);
     assert!(w <= 0.10, "WER {:.1} %: {heard:?}", w * 100.0);
+}
+
+#[tokio::test]
+async fn a_press_of_the_lobby_button_checks_a_patient_in_by_voice() {
+    let lobby = Lobby::new();
+    // The button's stand-in: a FIFO, as `gpiomon` would feed it.
+    let fifo = lobby.home.path().join("talk");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let d = lobby.daemon_with(&["--talk-button", fifo.to_str().unwrap()]);
+    lobby.will_hear(speech::piper(
+        "Hi, I'm David Cohen, I have an appointment with Doctor Lee.",
+    ));
+    // Nothing happens until the button is pressed.
+    let staff = sign_in(&d).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(queue_line(&staff.today(&d).await, "David Cohen").is_none());
+
+    let f = fifo.clone();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new().write(true).open(f).unwrap();
+        writeln!(w, "event: FALLING EDGE offset: 17 timestamp: [1.000]").unwrap();
+    })
+    .await
+    .unwrap();
+    let mut checked_in = None;
+    for _ in 0..120 {
+        let today = staff.today(&d).await;
+        if let Some(line) = queue_line(&today, "David Cohen") {
+            checked_in = Some(line.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let line = checked_in.expect("the press checked David in by voice within 60 s");
+    assert_eq!(line["method"], "voice", "{line}");
 }
 
 #[test]

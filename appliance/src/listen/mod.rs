@@ -11,6 +11,7 @@
 //! the hangover ends. See docs/voice-in.md.
 
 pub mod asr;
+pub mod button;
 pub mod capture;
 pub mod dialog;
 pub mod intent;
@@ -66,6 +67,19 @@ pub struct ListenArgs {
     /// default: audio is health information and never leaves memory.
     #[arg(long = "debug-keep-audio", env = "SOS_DEBUG_KEEP_AUDIO")]
     pub debug_keep_audio: Option<PathBuf>,
+    /// A physical talk button: a FIFO that gets one line per press (a GPIO
+    /// button through `gpiomon`), or, with --talk-key-code, a Linux input
+    /// device (/dev/input/event*).
+    #[arg(long = "talk-button", env = "SOS_TALK_BUTTON")]
+    pub talk_button: Option<PathBuf>,
+    /// The key code that means "talk" on --talk-button's input device
+    /// (e.g. 57 for the space bar, 164 for a media play/pause pedal).
+    #[arg(
+        long = "talk-key-code",
+        env = "SOS_TALK_KEY_CODE",
+        requires = "talk_button"
+    )]
+    pub talk_key_code: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +93,15 @@ pub struct ListenConfig {
 }
 
 impl ListenArgs {
+    /// The physical talk button, if one is configured.
+    pub fn button(&self) -> Option<button::Button> {
+        let path = self.talk_button.clone()?;
+        Some(match self.talk_key_code {
+            Some(code) => button::Button::Key { device: path, code },
+            None => button::Button::Lines(path),
+        })
+    }
+
     pub fn into_config(self, models_dir: &Path) -> ListenConfig {
         ListenConfig {
             enabled: !self.no_listen,
