@@ -247,6 +247,6 @@ fn front_desk_utterances_are_understood() {
     );
 }
 
-const PIPER_NAMES_FLOOR: f64 = 90.0;
+const PIPER_NAMES_FLOOR: f64 = 95.0;
 const ESPEAK_INTENTS_FLOOR: f64 = 85.0;
 const ESPEAK_NAMES_FLOOR: f64 = 60.0;

@@ -126,6 +126,14 @@ const PIPER_PAD: char = '_';
 /// espeak-ng keeps global state: one caller at a time.
 static ESPEAK: Mutex<()> = Mutex::new(());
 
+/// espeak-ng's phonemes (IPA) for plain text, e.g. to compare names by
+/// sound; None when espeak-ng cannot phonemise it.
+pub fn phonemes_of(text: &str, espeak_voice: &str) -> Option<String> {
+    let _guard = ESPEAK.lock().unwrap_or_else(|p| p.into_inner());
+    let parts = espeak_rs::text_to_phonemes(text, espeak_voice, None).ok()?;
+    Some(parts.join(" "))
+}
+
 /// Phonemes for one clause with its punctuation kept, e.g. `wˈɛlkʌm,`.
 /// (piper-rs 0.2.0 phonemises whole texts and loses the punctuation, which
 /// removes the pauses; Piper's model needs the punctuation symbols.)
