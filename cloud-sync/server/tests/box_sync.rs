@@ -564,14 +564,6 @@ async fn desk_sign_in(http: &reqwest::Client, base: &str, pin: &str) -> bool {
     r.status() == reqwest::StatusCode::SEE_OTHER
 }
 
-fn cookie_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn staff_removed_in_the_cloud_are_removed_from_the_box_and_signed_out() {
     let db = TestDb::create().await;
@@ -609,7 +601,7 @@ async fn staff_removed_in_the_cloud_are_removed_from_the_box_and_signed_out() {
         std::future::pending(),
     ));
 
-    let temp = cookie_client();
+    let temp = common::box_process::http();
     assert!(desk_sign_in(&temp, &base, "1357").await, "temp signs in");
     let today = format!("{base}/desk/api/today");
     assert_eq!(temp.get(&today).send().await.unwrap().status(), 200);
@@ -637,10 +629,10 @@ async fn staff_removed_in_the_cloud_are_removed_from_the_box_and_signed_out() {
     .await;
     // Their open session is over, and their PIN no longer opens the desk.
     assert_eq!(temp.get(&today).send().await.unwrap().status(), 401);
-    assert!(!desk_sign_in(&cookie_client(), &base, "1357").await);
+    assert!(!desk_sign_in(&common::box_process::http(), &base, "1357").await);
     // Everyone else still signs in: the cloud's desk PIN and the box's own.
-    assert!(desk_sign_in(&cookie_client(), &base, "2468").await);
-    assert!(desk_sign_in(&cookie_client(), &base, "9090").await);
+    assert!(desk_sign_in(&common::box_process::http(), &base, "2468").await);
+    assert!(desk_sign_in(&common::box_process::http(), &base, "9090").await);
     let tenant = t.clone();
     let audit = b
         .clinic
