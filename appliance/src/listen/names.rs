@@ -100,7 +100,8 @@ fn best_run(said: &[String], name: &[String], from: usize) -> Option<(f32, usize
 
 /// How well the utterance names this person: first name then last name,
 /// next to each other (one filler word allowed: "Sarah, uh, Jones").
-pub fn score(said: &[String], c: &Candidate) -> f32 {
+/// `heard` is [`run_sounds`] of `said`, computed once per utterance.
+fn score(said: &[String], heard: &[Vec<char>], c: &Candidate) -> f32 {
     let first = words(&c.first);
     let last = words(&c.last);
     let mut best = 0.0f32;
@@ -131,7 +132,21 @@ pub fn score(said: &[String], c: &Candidate) -> f32 {
         best = best.max(sl * 0.8);
     }
     best.max(whole_name(said, &first, &last))
-        .max(whole_name_by_sound(said, c))
+        .max(whole_name_by_sound(heard, c))
+}
+
+/// What each run of 1..=4 words of the utterance sounds like. Read once
+/// per utterance: espeak-ng is shared with the lobby voice, one caller at
+/// a time.
+fn run_sounds(said: &[String]) -> Vec<Vec<char>> {
+    (0..said.len())
+        .flat_map(|i| {
+            (1..=4)
+                .filter(move |k| i + k <= said.len())
+                .map(move |k| (i, k))
+        })
+        .filter_map(|(i, k)| sounds(&said[i..i + k].join(" ")))
+        .collect()
 }
 
 /// espeak-ng's phonemes for `text` with stress and length marks and word
@@ -183,30 +198,19 @@ fn sound_distance(a: &[char], b: &[char]) -> f32 {
 /// recogniser writes an unfamiliar name as words that sound like it
 /// ("Chavano Brian" for Siobhan O'Brien). Never "sure" on this alone, so
 /// it leads to "did you say …?".
-fn whole_name_by_sound(said: &[String], c: &Candidate) -> f32 {
+fn whole_name_by_sound(heard: &[Vec<char>], c: &Candidate) -> f32 {
     let Some(target) = sounds(&format!("{} {}", c.first, c.last)) else {
         return 0.0;
     };
     if target.len() < 4 {
         return 0.0;
     }
-    let mut best = 0.0f32;
-    for i in 0..said.len() {
-        for k in 1..=4 {
-            if i + k > said.len() {
-                break;
-            }
-            let Some(run) = sounds(&said[i..i + k].join(" ")) else {
-                continue;
-            };
-            if run.len() * 2 < target.len() || run.len() > target.len() * 2 {
-                continue;
-            }
-            let sim = 1.0 - sound_distance(&run, &target) / run.len().max(target.len()) as f32;
-            best = best.max(sim);
-        }
-    }
-    best.min(SURE - 0.01)
+    heard
+        .iter()
+        .filter(|run| run.len() * 2 >= target.len() && run.len() <= target.len() * 2)
+        .map(|run| 1.0 - sound_distance(run, &target) / run.len().max(target.len()) as f32)
+        .fold(0.0f32, f32::max)
+        .min(SURE - 0.01)
 }
 
 /// The whole name against runs of the utterance with the word boundaries
@@ -243,8 +247,14 @@ fn whole_name(said: &[String], first: &[String], last: &[String]) -> f32 {
 
 /// Picks the person the utterance names among `candidates`.
 pub fn find(said: &[String], candidates: &[Candidate]) -> NameMatch {
-    let mut scored: Vec<(f32, &Candidate)> =
-        candidates.iter().map(|c| (score(said, c), c)).collect();
+    if candidates.is_empty() {
+        return NameMatch::None;
+    }
+    let heard = run_sounds(said);
+    let mut scored: Vec<(f32, &Candidate)> = candidates
+        .iter()
+        .map(|c| (score(said, &heard, c), c))
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let Some(&(top, best)) = scored.first() else {
         return NameMatch::None;
@@ -325,7 +335,10 @@ mod tests {
             find(&words("Check in Chavano, Brian, please"), &people),
             NameMatch::Unsure {
                 id: "siobhan".into(),
-                score: whole_name_by_sound(&words("Check in Chavano, Brian, please"), &people[0])
+                score: whole_name_by_sound(
+                    &run_sounds(&words("Check in Chavano, Brian, please")),
+                    &people[0]
+                )
             }
         );
         assert!(matches!(
