@@ -229,11 +229,7 @@ fn synthesis_is_deterministic_and_the_cache_returns_identical_audio() {
 
 #[test]
 fn without_models_the_voice_is_off_and_says_why() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = one_worker_runtime();
     rt.block_on(async {
         let (clinic, _dir, _stop) = demo_clinic(0).await;
         let mut config = voice::VoiceConfig::new(_dir.path());
@@ -273,27 +269,44 @@ async fn demo_clinic(
     (c.clinic, c.dir, c.stop)
 }
 
-#[test]
-fn a_check_in_is_greeted_from_the_prewarmed_cache_then_called_and_billed() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A runtime with one worker: the voice's own threads get the other core.
+fn one_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// The clinic's voice with the real model (deterministic, no chime),
+/// playing into memory; `tweak` adjusts the configuration first.
+fn voice_into_memory(
+    clinic: &Arc<appliance::clinic::Clinic>,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut voice::VoiceConfig),
+) -> (MemoryOut, voice::VoiceHandle) {
+    let mut config = voice::VoiceConfig::new(dir);
+    config.models_dir = models_dir();
+    config.settings = SynthSettings::deterministic();
+    config.chime = false;
+    tweak(&mut config);
+    let out = MemoryOut::new();
+    let o2 = out.clone();
+    let handle = voice::spawn_with(
+        Arc::clone(clinic),
+        config,
+        Box::new(move || Box::new(o2) as Box<dyn AudioOut>),
+    );
+    (out, handle)
+}
+
+#[test]
+fn a_check_in_is_greeted_from_the_prewarmed_cache_then_called_and_billed() {
+    let rt = one_worker_runtime();
     rt.block_on(async {
         use appliance::store::{self, CheckinStatus};
         let (clinic, dir, _stop) = demo_clinic(2).await;
-        let mut config = voice::VoiceConfig::new(dir.path());
-        config.models_dir = models_dir();
-        config.settings = SynthSettings::deterministic();
-        config.chime = false;
-        let out = MemoryOut::new();
-        let o2 = out.clone();
-        let handle = voice::spawn_with(
-            Arc::clone(&clinic),
-            config,
-            Box::new(move || Box::new(o2) as Box<dyn AudioOut>),
-        );
+        let (out, handle) = voice_into_memory(&clinic, dir.path(), |_| {});
         let h2 = handle.clone();
         // Loading and pre-warming today's two people.
         assert!(
@@ -490,26 +503,11 @@ fn alsa_child() {
 /// default.
 #[test]
 fn the_practices_volume_and_quiet_hours_apply_live() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = one_worker_runtime();
     rt.block_on(async {
         use appliance::store;
         let (clinic, dir, _stop) = demo_clinic(1).await;
-        let mut config = voice::VoiceConfig::new(dir.path());
-        config.models_dir = models_dir();
-        config.settings = SynthSettings::deterministic();
-        config.chime = false;
-        config.volume = 0.8;
-        let out = MemoryOut::new();
-        let o2 = out.clone();
-        let handle = voice::spawn_with(
-            Arc::clone(&clinic),
-            config,
-            Box::new(move || Box::new(o2) as Box<dyn AudioOut>),
-        );
+        let (out, handle) = voice_into_memory(&clinic, dir.path(), |c| c.volume = 0.8);
         assert!(
             (handle.status().volume - 0.8).abs() < 1e-6,
             "the box's own volume first"
