@@ -78,11 +78,11 @@ pub async fn serve(
                 let _ = stop_tx.send(true);
                 stopper.graceful_shutdown(Some(Duration::from_secs(10)));
             });
-            match listener.into_std() {
-                Ok(std_listener) => match axum_server::from_tcp_rustls(std_listener, config) {
-                    Ok(server) => server.handle(handle).serve(app.into_make_service()).await,
-                    Err(e) => Err(e),
-                },
+            match listener
+                .into_std()
+                .and_then(|l| axum_server::from_tcp_rustls(l, config))
+            {
+                Ok(server) => server.handle(handle).serve(app.into_make_service()).await,
                 Err(e) => Err(e),
             }
         }
