@@ -1,16 +1,19 @@
-//! Voice in, the accuracy suite: 120 generated front-desk utterances with
+//! Voice in, the accuracy suite: 118 generated front-desk utterances with
 //! varied names (not only common English ones), spoken by the box's own
 //! Piper voice and by several espeak-ng voices, through the real pipeline
 //! (endpointing, whisper.cpp tiny.en with today's names in the prompt,
-//! intent parsing, name matching). Reports intent and name accuracy and
-//! fails under 95 %.
+//! today's nearest names weighed against the audio, intent parsing, name
+//! matching), plus walk-ins whose names are near someone booked. Reports
+//! intent and name accuracy; fails under floors just below the last
+//! measured figures, or if a walk-in is ever taken for someone booked.
 //!
 //! Needs scripts/fetch-voice.sh and scripts/fetch-whisper.sh to have run.
 
 mod speech;
 
+use appliance::listen::Expected;
 use appliance::listen::intent::{self, Intent};
-use appliance::listen::names::{self, Candidate, NameMatch};
+use appliance::listen::names::{self, Candidate, NameMatch, Weighed};
 use speech::{Speaker, people, providers, rooms};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +25,9 @@ enum Want {
     No,
     Cancel,
     Repeat,
+    /// Someone not on today's list: must never be checked in at once as
+    /// somebody else.
+    Stranger,
 }
 
 fn utterances() -> Vec<(String, Want)> {
@@ -82,6 +88,17 @@ fn utterances() -> Vec<(String, Want)> {
         ("Never mind.", Want::Cancel),
         ("Can you repeat that?", Want::Repeat),
         ("Repeat that, please.", Want::Repeat),
+        // Walk-ins whose names are near someone booked today.
+        ("Hi, I'm Peter Schmidt, checking in.", Want::Stranger),
+        ("Hello, my name is Kevin Okafor.", Want::Stranger),
+        ("This is Maria Lopez, checking in.", Want::Stranger),
+        (
+            "Hi, I'm Daniel Brownlee, I have a three o'clock.",
+            Want::Stranger,
+        ),
+        ("It's Mohammed Hassan, checking in.", Want::Stranger),
+        ("Hi, I'm Lucy Fernandes.", Want::Stranger),
+        ("Hello, I'm Anna Nguyen.", Want::Stranger),
     ] {
         out.push((text.to_string(), want));
     }
@@ -98,13 +115,14 @@ enum NameOk {
 
 fn judge(
     heard: &str,
+    weighed: &Weighed,
     want: &Want,
     cands: &[Candidate],
     rooms: &[String],
 ) -> (bool, Option<NameOk>) {
     let got = intent::parse(heard, rooms);
     let said = names::words(heard);
-    let name_ok = |i: usize| match names::find(&said, cands) {
+    let name_ok = |i: usize| match names::find(&said, cands, weighed) {
         NameMatch::One { id, .. } if id == cands[i].id => NameOk::AtOnce,
         NameMatch::Unsure { id, .. } if id == cands[i].id => NameOk::AfterYes,
         _ => NameOk::Wrong,
@@ -127,6 +145,13 @@ fn judge(
         Want::No => (got == Intent::No, None),
         Want::Cancel => (got == Intent::Cancel, None),
         Want::Repeat => (got == Intent::Repeat, None),
+        Want::Stranger => (
+            matches!(got, Intent::CheckIn { .. }),
+            Some(match names::find(&said, cands, weighed) {
+                NameMatch::One { .. } => NameOk::Wrong,
+                _ => NameOk::AtOnce,
+            }),
+        ),
     }
 }
 
@@ -137,6 +162,9 @@ struct Tally {
     names: u32,
     at_once: u32,
     after_yes: u32,
+    /// Walk-ins not on the list, and how many were taken for someone booked.
+    strangers: u32,
+    strangers_taken: u32,
 }
 
 impl Tally {
@@ -166,11 +194,7 @@ fn front_desk_utterances_are_understood() {
             last: p.1.to_string(),
         })
         .collect();
-    let names_today: Vec<String> = people()
-        .iter()
-        .map(|p| format!("{} {}", p.0, p.1))
-        .collect();
-    let prompt = appliance::listen::asr::prompt(&names_today, &providers());
+    let expected = Expected::new(cands.clone(), &providers());
     let rooms = rooms();
     let speakers = Speaker::all();
     let list = utterances();
@@ -184,15 +208,18 @@ fn front_desk_utterances_are_understood() {
     for (n, (text, want)) in list.iter().enumerate() {
         let speaker = &speakers[n % speakers.len()];
         let audio = speaker.say(text);
-        let heard = speech::hear(&asr, audio, &prompt);
-        let (intent_ok, name_ok) = judge(&heard, want, &cands, &rooms);
+        let (heard, weighed) = speech::hear(&asr, audio, &expected);
+        let (intent_ok, name_ok) = judge(&heard, &weighed, want, &cands, &rooms);
         let t = match speaker {
             Speaker::Piper => &mut piper,
             Speaker::Espeak(_) => &mut espeak,
         };
         t.utterances += 1;
         t.intents += u32::from(intent_ok);
-        if let Some(ok) = name_ok {
+        if *want == Want::Stranger {
+            t.strangers += 1;
+            t.strangers_taken += u32::from(name_ok == Some(NameOk::Wrong));
+        } else if let Some(ok) = name_ok {
             t.names += 1;
             t.at_once += u32::from(ok == NameOk::AtOnce);
             t.after_yes += u32::from(ok == NameOk::AfterYes);
@@ -219,16 +246,30 @@ fn front_desk_utterances_are_understood() {
             t.with_yes_pct(),
             t.names
         );
+        println!(
+            "  walk-ins not on the list taken for someone booked: {} of {}",
+            t.strangers_taken, t.strangers
+        );
     }
     for m in &misses {
         println!("  miss: {m}");
     }
+    assert_eq!(
+        piper.strangers_taken + espeak.strangers_taken,
+        0,
+        "a walk-in was checked in as someone booked"
+    );
     // Floors just under the last measured figures (docs/voice-in.md): a
     // change that makes understanding worse fails here.
     assert!(
         piper.intent_pct() >= 95.0,
         "piper intents {:.1} %",
         piper.intent_pct()
+    );
+    assert!(
+        piper.at_once_pct() >= PIPER_AT_ONCE_FLOOR,
+        "piper names right at once {:.1} %",
+        piper.at_once_pct()
     );
     assert!(
         piper.with_yes_pct() >= PIPER_NAMES_FLOOR,
@@ -247,6 +288,7 @@ fn front_desk_utterances_are_understood() {
     );
 }
 
+const PIPER_AT_ONCE_FLOOR: f64 = 88.0;
 const PIPER_NAMES_FLOOR: f64 = 95.0;
 const ESPEAK_INTENTS_FLOOR: f64 = 85.0;
-const ESPEAK_NAMES_FLOOR: f64 = 60.0;
+const ESPEAK_NAMES_FLOOR: f64 = 72.0;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use appliance::listen::capture::ToMono16k;
-use appliance::listen::{self, Asr, VadSettings, intent, vad};
+use appliance::listen::{self, Asr, Candidate, Expected, VadSettings, intent, names, vad};
 use appliance::voice::{self, PiperVoice, Synth, SynthSettings, VoiceFiles, text};
 use clap::Parser;
 
@@ -32,6 +32,29 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     threads: usize,
 }
+
+const DAY: [(&str, &str); 20] = [
+    ("Sarah", "Jones"),
+    ("Oluwaseun", "Adeyemi"),
+    ("Liam", "Adeyemi"),
+    ("Ngozi", "Okafor"),
+    ("Siobhan", "O'Brien"),
+    ("José", "Núñez"),
+    ("Wei", "Zhang"),
+    ("Priya", "Raman"),
+    ("Mohammed", "Haddad"),
+    ("Aleksandra", "Kowalski"),
+    ("Hiroshi", "Tanaka"),
+    ("Kwame", "Mensah"),
+    ("Ingrid", "Johansson"),
+    ("Dan", "Brown"),
+    ("Maria", "Garcia"),
+    ("Yuki", "Sato"),
+    ("Fatima", "Rahman"),
+    ("Liam", "Murphy"),
+    ("Anh", "Nguyen"),
+    ("Tomasz", "Nowak"),
+];
 
 const CLIPS: [(&str, &str); 3] = [
     ("2s", "Call Sarah Jones to room two."),
@@ -119,7 +142,7 @@ struct Live {
 
 /// Feeds the clip in real time (20 ms chunks), after 300 ms of room noise
 /// and followed by silence, as a microphone would.
-fn live(asr: &Asr, speech: &[f32], prompt: &str, rooms: &[String]) -> Result<Live> {
+fn live(asr: &Asr, speech: &[f32], expected: &Expected, rooms: &[String]) -> Result<Live> {
     let mut audio = vec![0.0005f32; vad::RATE as usize * 3 / 10];
     audio.extend_from_slice(speech);
     audio.extend(vec![0.0005f32; vad::RATE as usize * 2]);
@@ -140,7 +163,7 @@ fn live(asr: &Asr, speech: &[f32], prompt: &str, rooms: &[String]) -> Result<Liv
         &rx,
         &VadSettings::default(),
         asr,
-        prompt,
+        expected,
         Duration::from_secs(5),
     )?;
     let decided_at = Instant::now();
@@ -150,6 +173,8 @@ fn live(asr: &Asr, speech: &[f32], prompt: &str, rooms: &[String]) -> Result<Liv
         .map(|t| t.text.clone())
         .unwrap_or_default();
     let parsed = intent::parse(&text, rooms);
+    let weighed = heard.transcript.map(|t| t.weighed).unwrap_or_default();
+    let who = names::find(&names::words(&text), &expected.people, &weighed);
     let intent_at = Instant::now();
     drop(rx);
     let _ = feeder.join();
@@ -166,7 +191,7 @@ fn live(asr: &Asr, speech: &[f32], prompt: &str, rooms: &[String]) -> Result<Liv
             * 1000.0,
         speculative: heard.speculative,
         text,
-        intent: format!("{parsed:?}"),
+        intent: format!("{parsed:?} {who:?}"),
     })
 }
 
@@ -181,14 +206,19 @@ fn main() -> Result<()> {
         BenchDir(std::env::temp_dir().join(format!("sos-listen-bench-{}", std::process::id())));
     std::fs::create_dir_all(dir.path())?;
     let rooms: Vec<String> = (1..=4).map(|n| format!("Room {n}")).collect();
-    let prompt = listen::asr::prompt(
-        &[
-            "Sarah Jones".into(),
-            "Oluwaseun Adeyemi".into(),
-            "Liam Adeyemi".into(),
-        ],
-        &["Dr. Lee".into()],
-    );
+    // A day of 20 people: the bench's clips name three of them, and the
+    // names nearest to what was heard are weighed against the audio.
+    let people: Vec<Candidate> = DAY
+        .iter()
+        .enumerate()
+        .map(|(i, (first, last))| Candidate {
+            id: format!("p{i}"),
+            first: first.to_string(),
+            last: last.to_string(),
+        })
+        .collect();
+    let expected = Expected::new(people, &["Dr. Lee".into()]);
+    let prompt = expected.prompt.clone();
 
     println!(
         "voice-in benchmark: tiny.en, {} threads, {} runs per clip (median)",
@@ -226,7 +256,7 @@ fn main() -> Result<()> {
         let mut after_speech = Vec::new();
         let mut last = None;
         for _ in 0..args.repeat {
-            let l = live(&asr, speech, &prompt, &rooms)?;
+            let l = live(&asr, speech, &expected, &rooms)?;
             after_end.push(l.after_end_ms);
             after_speech.push(l.after_speech_ms);
             last = Some(l);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 use super::ListenError;
+use super::names::Weighed;
 use super::vad::RATE;
 
 /// The recogniser's view of one utterance.
@@ -21,6 +22,8 @@ pub struct Transcript {
     pub no_speech: f32,
     pub audio: Duration,
     pub took: Duration,
+    /// Today's names nearest to the text, weighed against the audio.
+    pub weighed: Weighed,
 }
 
 impl Transcript {
@@ -114,6 +117,7 @@ impl Transcriber {
                 no_speech: 1.0,
                 audio,
                 took: started.elapsed(),
+                weighed: Weighed::default(),
             });
         }
         let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
@@ -157,8 +161,120 @@ impl Transcriber {
             no_speech,
             audio,
             took: started.elapsed(),
+            weighed: Weighed::default(),
         })
     }
+}
+
+impl Transcriber {
+    /// How well each of several readings of the utterance fits the audio
+    /// just transcribed (call right after [`Transcriber::transcribe`] on the
+    /// same audio: the encoder's output is still in the state). Every
+    /// reading is `before` + one of `spans` + `after`; the result is, per
+    /// span, the log-probability whisper gives the span and the first few
+    /// tokens after it, in the same context as the transcription (the
+    /// prompt with today's names). Comparing spans shows which name the
+    /// audio says, even when greedy decoding wrote it as other words.
+    ///
+    /// Cost grows with the tokens weighed, so only `spans[..=near]` and the
+    /// `more` others whose first token is likeliest are weighed in full;
+    /// the rest are `None`.
+    pub fn weigh(
+        &mut self,
+        prompt: &str,
+        before: &str,
+        spans: &[String],
+        after: &str,
+        near: usize,
+        more: usize,
+    ) -> Result<Vec<Option<f32>>, ListenError> {
+        let err = |e: whisper_rs::WhisperError| ListenError::Transcribe(e.to_string());
+        let tokens = |ctx: &WhisperContext, text: &str| -> Result<Vec<i32>, ListenError> {
+            if text.trim().is_empty() {
+                return Ok(Vec::new());
+            }
+            ctx.tokenize(text, 1024).map_err(err)
+        };
+        let mut context = Vec::new();
+        if !prompt.is_empty() {
+            context.push(self.ctx.token_prev());
+            context.extend(tokens(&self.ctx, prompt)?);
+        }
+        context.push(self.ctx.token_sot());
+        context.push(self.ctx.token_not());
+        if !before.trim().is_empty() {
+            context.extend(tokens(&self.ctx, &format!(" {}", before.trim()))?);
+        }
+        // The first tokens after the span say whether it used up the right
+        // stretch of audio; the rest of the utterance adds cost, not signal.
+        let mut tail = tokens(&self.ctx, after)?;
+        tail.truncate(2);
+        if tail.is_empty() {
+            tail.push(self.ctx.token_eot());
+        }
+        let threads = self.threads as usize;
+        // whisper.cpp keeps only the last token's logits of a batch (and
+        // whisper-rs reads the first row): decode all but the last token
+        // as one batch, then the last one alone.
+        let n = context.len();
+        if n > 1 {
+            self.state
+                .decode(&context[..n - 1], 0, threads)
+                .map_err(err)?;
+        }
+        self.state
+            .decode(&context[n - 1..], n - 1, threads)
+            .map_err(err)?;
+        let first = self.state.get_logits().map_err(err)?.to_vec();
+        let norm = log_sum_exp(&first);
+        let mut readings = Vec::with_capacity(spans.len());
+        for span in spans {
+            let mut toks = tokens(&self.ctx, &format!(" {}", span.trim()))?;
+            toks.extend(&tail);
+            readings.push(toks);
+        }
+        // Which to weigh in full: the nearest by letters and sound, and the
+        // ones whose first token the audio already favours (free: one row
+        // of logits covers them all).
+        let mut rest: Vec<(f32, usize)> = (near + 1..spans.len())
+            .map(|i| {
+                (
+                    first
+                        .get(readings[i][0] as usize)
+                        .map_or(f32::NEG_INFINITY, |l| l - norm),
+                    i,
+                )
+            })
+            .collect();
+        rest.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut chosen: Vec<usize> = (0..spans.len().min(near + 1)).collect();
+        chosen.extend(rest.iter().take(more).map(|(_, i)| *i));
+        let mut out = vec![None; spans.len()];
+        for i in chosen {
+            let toks = &readings[i];
+            let mut lp = first
+                .get(toks[0] as usize)
+                .map_or(f32::NEG_INFINITY, |l| l - norm);
+            for (j, pair) in toks.windows(2).enumerate() {
+                self.state.decode(&pair[..1], n + j, threads).map_err(err)?;
+                lp += logprob(self.state.get_logits().map_err(err)?, pair[1]);
+            }
+            out[i] = Some(lp);
+        }
+        Ok(out)
+    }
+}
+
+/// log P(token) from the decoder's raw logits.
+fn logprob(logits: &[f32], token: i32) -> f32 {
+    logits
+        .get(token as usize)
+        .map_or(f32::NEG_INFINITY, |l| l - log_sum_exp(logits))
+}
+
+fn log_sum_exp(logits: &[f32]) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln()
 }
 
 fn max_tokens(n: usize) -> i32 {
@@ -297,6 +413,7 @@ mod tests {
             no_speech,
             audio: Duration::ZERO,
             took: Duration::ZERO,
+            weighed: Weighed::default(),
         };
         assert!(t(" Thank you.", 0.1).is_empty());
         assert!(t("[BLANK_AUDIO]", 0.1).is_empty());

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::intent::{self, Intent, SpokenTime};
 use super::names::{self, Candidate, NameMatch};
-use super::{Heard, ListenError, Listener, asr};
+use super::{Expected, Heard, ListenError, Listener, Weighed};
 use crate::checkin::{self, CheckinError, Outcome};
 use crate::clinic::Clinic;
 use crate::practice::Practice;
@@ -103,21 +103,30 @@ impl Conversations {
     }
 }
 
-/// Today's people, as the recogniser's prompt: names and providers.
+/// Today's people (booked, and waiting to be called) and providers: the
+/// recogniser's prompt and the names weighed against the audio.
 /// (`respond` reads the day again once the person has spoken: someone may
 /// have checked in meanwhile.)
-pub async fn prompt_for_today(clinic: &Clinic) -> String {
-    let schedule = clinic.today().await.unwrap_or_default().schedule;
-    let mut names: Vec<String> = schedule
+pub async fn expected_today(clinic: &Clinic) -> Expected {
+    let today = clinic.today().await.unwrap_or_default();
+    let mut people = candidates(&today, &Purpose::CheckIn);
+    for c in candidates(&today, &Purpose::Call { room: None }) {
+        if !people
+            .iter()
+            .any(|p| names::full_name(p) == names::full_name(&c))
+        {
+            people.push(c);
+        }
+    }
+    let mut providers: Vec<String> = today
+        .schedule
         .iter()
-        .map(|e| format!("{} {}", e.first_name, e.last_name))
+        .map(|e| e.provider_name.clone())
         .collect();
-    names.dedup();
-    let mut providers: Vec<String> = schedule.iter().map(|e| e.provider_name.clone()).collect();
     providers.sort();
     providers.dedup();
     providers.retain(|p| !p.is_empty());
-    asr::prompt(&names, &providers)
+    Expected::new(people, &providers)
 }
 
 /// Opens the microphone for one utterance and answers it: the whole voice
@@ -127,9 +136,9 @@ pub async fn listen_and_respond(
     listener: Listener,
     mode: Mode,
 ) -> Result<Reply, DialogError> {
-    let prompt = prompt_for_today(&clinic).await;
+    let expected = expected_today(&clinic).await;
     let l = listener.clone();
-    let heard = tokio::task::spawn_blocking(move || l.hear_from_microphone(&prompt))
+    let heard = tokio::task::spawn_blocking(move || l.hear_from_microphone(&expected))
         .await
         .map_err(|_| ListenError::Transcribe("the listening task stopped".into()))??;
     respond_to_heard(&clinic, &listener, mode, heard).await
@@ -144,12 +153,12 @@ pub async fn respond_to_heard(
     heard: Heard,
 ) -> Result<Reply, DialogError> {
     record_voice_seconds(clinic, heard.speech).await;
-    let text = heard
+    let (text, weighed) = heard
         .transcript
         .filter(|t| !t.is_empty())
-        .map(|t| t.text)
+        .map(|t| (t.text, t.weighed))
         .unwrap_or_default();
-    let reply = respond(clinic, listener, mode, &text).await?;
+    let reply = respond_weighed(clinic, listener, mode, &text, &weighed).await?;
     speak(clinic, &reply);
     Ok(reply)
 }
@@ -220,6 +229,17 @@ pub async fn respond(
     listener: &Listener,
     mode: Mode,
     text: &str,
+) -> Result<Reply, DialogError> {
+    respond_weighed(clinic, listener, mode, text, &Weighed::default()).await
+}
+
+/// Answers a transcript whose nearest names were weighed against the audio.
+pub async fn respond_weighed(
+    clinic: &Clinic,
+    listener: &Listener,
+    mode: Mode,
+    text: &str,
+    weighed: &Weighed,
 ) -> Result<Reply, DialogError> {
     let practice = clinic.practice();
     let conv = listener.conversations();
@@ -324,7 +344,7 @@ pub async fn respond(
                 .filter(|c| ids.contains(&c.id))
                 .collect();
             let people = by_time(&practice, &today, people, time);
-            match names::find(&said, &people) {
+            match names::find(&said, &people, weighed) {
                 NameMatch::One { id, .. } => {
                     act(
                         clinic, conv, &practice, &mode, &today, &id, purpose, &mut reply,
@@ -335,7 +355,7 @@ pub async fn respond(
             }
         }
         (Intent::CheckIn { time, provider }, _) => {
-            if matches!(mode, Mode::Desk { .. }) && !names_anyone(&said, &today) {
+            if matches!(mode, Mode::Desk { .. }) && !names_anyone(&said, &today, weighed) {
                 reply.say = "Sorry, I didn't catch who.".into();
             } else {
                 let purpose = Purpose::CheckIn;
@@ -343,7 +363,8 @@ pub async fn respond(
                 let people = by_provider(&today, people, provider.as_deref());
                 let people = by_time(&practice, &today, people, time);
                 decide(
-                    clinic, conv, &mode, &practice, &today, &said, people, purpose, &mut reply,
+                    clinic, conv, &mode, &practice, &today, &said, weighed, people, purpose,
+                    &mut reply,
                 )
                 .await?;
             }
@@ -352,7 +373,7 @@ pub async fn respond(
             let purpose = Purpose::Call { room };
             let people = candidates(&today, &purpose);
             decide(
-                clinic, conv, &mode, &practice, &today, &said, people, purpose, &mut reply,
+                clinic, conv, &mode, &practice, &today, &said, weighed, people, purpose, &mut reply,
             )
             .await?;
         }
@@ -403,9 +424,9 @@ fn finish(conv: &Conversations, mode: &Mode, reply: Reply) -> Reply {
 }
 
 /// Does the utterance name anybody on today's lists at all?
-fn names_anyone(said: &[String], today: &Day) -> bool {
+fn names_anyone(said: &[String], today: &Day, weighed: &Weighed) -> bool {
     let people = candidates(today, &Purpose::CheckIn);
-    !matches!(names::find(said, &people), NameMatch::None)
+    !matches!(names::find(said, &people, weighed), NameMatch::None)
 }
 
 /// Who the utterance can mean: today's appointments for a check-in, the
@@ -498,11 +519,12 @@ async fn decide(
     practice: &Practice,
     today: &Day,
     said: &[String],
+    weighed: &Weighed,
     people: Vec<Candidate>,
     purpose: Purpose,
     reply: &mut Reply,
 ) -> Result<(), DialogError> {
-    match names::find(said, &people) {
+    match names::find(said, &people, weighed) {
         NameMatch::One { id, .. } => {
             act(clinic, conv, practice, mode, today, &id, purpose, reply).await?;
         }

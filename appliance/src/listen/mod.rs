@@ -29,6 +29,7 @@ use serde::Serialize;
 
 pub use asr::{Transcriber, Transcript};
 pub use dialog::{Mode, Reply};
+pub use names::{Candidate, Weighed};
 pub use vad::{EndReason, VadSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -146,14 +147,99 @@ pub struct ListenStatus {
     pub last_after_end_ms: Option<f64>,
 }
 
+/// What the box expects to hear today: the recogniser's prompt (today's
+/// names and providers), and the people whose names are weighed against
+/// the audio of each utterance.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    pub prompt: String,
+    pub people: Vec<Candidate>,
+}
+
+impl Expected {
+    pub fn new(people: Vec<Candidate>, providers: &[String]) -> Expected {
+        let mut names: Vec<String> = people.iter().map(names::full_name).collect();
+        names.dedup();
+        Expected {
+            prompt: asr::prompt(&names, providers),
+            people,
+        }
+    }
+}
+
+/// Today's people weighed against the audio of one utterance: the
+/// nearest by letters and sound, and the ones whose name's first token the
+/// audio favours most.
+const WEIGH_NEAR: usize = 3;
+const WEIGH_MORE: usize = 3;
+
 /// A transcription on its way.
 type Pending = mpsc::Receiver<Result<Transcript, ListenError>>;
 
 type Job = (
     Arc<Vec<f32>>,
-    String,
+    Arc<Expected>,
     mpsc::Sender<Result<Transcript, ListenError>>,
 );
+
+/// Transcribes, then weighs the names nearest to what was written against
+/// the same audio.
+fn transcribe_and_weigh(
+    t: &mut Transcriber,
+    samples: &[f32],
+    expected: &Expected,
+) -> Result<Transcript, ListenError> {
+    let mut heard = t.transcribe(samples, &expected.prompt)?;
+    if heard.is_empty() || expected.people.is_empty() {
+        return Ok(heard);
+    }
+    // A booked name spelled exactly, and no one else near it: nothing for
+    // the audio to settle, and the person is not kept waiting for it.
+    let said = names::words(&heard.text);
+    if let names::NameMatch::One { score, .. } =
+        names::find(&said, &expected.people, &Weighed::default())
+        && score >= 1.0
+    {
+        return Ok(heard);
+    }
+    let started = Instant::now();
+    let mut weighed: Vec<(String, f32)> = Vec::new();
+    if let Some(slot) = names::slot(&heard.text, &expected.people) {
+        let mut spans = vec![slot.heard.clone()];
+        spans.extend(slot.names.iter().cloned());
+        // Weighing only sharpens the answer: if it fails, the transcript
+        // alone still serves.
+        let w = t
+            .weigh(
+                &expected.prompt,
+                &slot.before,
+                &spans,
+                &slot.after,
+                WEIGH_NEAR,
+                WEIGH_MORE,
+            )
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not weigh names against the audio");
+                Vec::new()
+            });
+        if let Some(Some(heard_lp)) = w.first() {
+            for (name, lp) in slot.names.iter().zip(&w[1..]) {
+                if let Some(lp) = lp {
+                    weighed.push((name.clone(), lp - heard_lp));
+                }
+            }
+        }
+    }
+    heard.weighed = Weighed(weighed);
+    heard.took += started.elapsed();
+    // Timing only: what was said is health information and stays out of logs.
+    tracing::debug!(
+        weigh_ms = started.elapsed().as_secs_f64() * 1000.0,
+        names = heard.weighed.0.len(),
+        "names weighed against the audio"
+    );
+    Ok(heard)
+}
 
 /// The recogniser on its own thread, kept warm; jobs run one at a time.
 #[derive(Clone)]
@@ -200,8 +286,8 @@ impl Asr {
                         return;
                     }
                 };
-                while let Ok((samples, prompt, reply)) = rx.recv() {
-                    let _ = reply.send(t.transcribe(&samples, &prompt));
+                while let Ok((samples, expected, reply)) = rx.recv() {
+                    let _ = reply.send(transcribe_and_weigh(&mut t, &samples, &expected));
                 }
             })
             .map_err(|e| ListenError::Transcribe(e.to_string()))?;
@@ -212,10 +298,10 @@ impl Asr {
     pub fn submit(
         &self,
         samples: Arc<Vec<f32>>,
-        prompt: String,
+        expected: Arc<Expected>,
     ) -> mpsc::Receiver<Result<Transcript, ListenError>> {
         let (tx, rx) = mpsc::channel();
-        if let Err(mpsc::SendError((_, _, reply))) = self.jobs.send((samples, prompt, tx)) {
+        if let Err(mpsc::SendError((_, _, reply))) = self.jobs.send((samples, expected, tx)) {
             let _ = reply.send(Err(ListenError::Transcribe(
                 "the recogniser thread stopped".into(),
             )));
@@ -223,8 +309,13 @@ impl Asr {
         rx
     }
 
+    /// Transcribes `samples` with `prompt` only (no names weighed).
     pub fn transcribe(&self, samples: Vec<f32>, prompt: &str) -> Result<Transcript, ListenError> {
-        self.submit(Arc::new(samples), prompt.to_string())
+        let expected = Expected {
+            prompt: prompt.to_string(),
+            people: Vec::new(),
+        };
+        self.submit(Arc::new(samples), Arc::new(expected))
             .recv()
             .map_err(|_| ListenError::Transcribe("the recogniser thread stopped".into()))?
     }
@@ -237,9 +328,10 @@ pub fn listen_once(
     chunks: &mpsc::Receiver<Vec<f32>>,
     settings: &VadSettings,
     asr: &Asr,
-    prompt: &str,
+    expected: &Expected,
     chunk_timeout: Duration,
 ) -> Result<Heard, ListenError> {
+    let expected = Arc::new(expected.clone());
     let mut ep = vad::Endpointer::new(settings.clone());
     // (speech start, last voiced) the speculative job was made for.
     let mut speculation: Option<((usize, usize), Pending)> = None;
@@ -263,7 +355,7 @@ pub fn listen_once(
         if let Some(key) = ep.settled_pause()
             && speculation.as_ref().is_none_or(|(k, _)| *k != key)
         {
-            let rx = asr.submit(Arc::new(ep.speech().to_vec()), prompt.to_string());
+            let rx = asr.submit(Arc::new(ep.speech().to_vec()), expected.clone());
             speculation = Some((key, rx));
         }
     };
@@ -282,10 +374,7 @@ pub fn listen_once(
     let seconds = Duration::from_secs_f32(speech.len() as f32 / vad::RATE as f32);
     let (rx, speculative) = match speculation {
         Some((key, rx)) if Some(key) == ep.speech_key() => (rx, true),
-        _ => (
-            asr.submit(Arc::new(speech.clone()), prompt.to_string()),
-            false,
-        ),
+        _ => (asr.submit(Arc::new(speech.clone()), expected), false),
     };
     let transcript = rx
         .recv()
@@ -409,7 +498,7 @@ impl Listener {
     }
 
     /// Opens the microphone for one utterance and transcribes it. Blocking.
-    pub fn hear_from_microphone(&self, prompt: &str) -> Result<Heard, ListenError> {
+    pub fn hear_from_microphone(&self, expected: &Expected) -> Result<Heard, ListenError> {
         let chunks = {
             let (tx, rx) = mpsc::sync_channel::<Vec<f32>>(64);
             let mic = self.inner.config.microphone.clone();
@@ -442,7 +531,7 @@ impl Listener {
             self.set_state(|s| s.microphone = Some(label));
             rx
         };
-        self.hear(&chunks, prompt)
+        self.hear(&chunks, expected)
     }
 
     /// One utterance from any 16 kHz source (the microphone, or a test's
@@ -450,7 +539,7 @@ impl Listener {
     pub fn hear(
         &self,
         chunks: &mpsc::Receiver<Vec<f32>>,
-        prompt: &str,
+        expected: &Expected,
     ) -> Result<Heard, ListenError> {
         if !self.inner.available {
             let reason = self.status().reason.unwrap_or_default();
@@ -463,7 +552,7 @@ impl Listener {
             chunks,
             &self.inner.config.vad,
             &asr,
-            prompt,
+            expected,
             Duration::from_secs(3),
         );
         if matches!(heard, Err(ListenError::Transcribe(_))) {

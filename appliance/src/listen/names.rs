@@ -245,8 +245,187 @@ fn whole_name(said: &[String], first: &[String], last: &[String]) -> f32 {
     best.min(SURE - 0.01)
 }
 
-/// Picks the person the utterance names among `candidates`.
-pub fn find(said: &[String], candidates: &[Candidate]) -> NameMatch {
+/// The stretch of the transcript that most likely holds a name, and the
+/// names to weigh against the audio there (see
+/// `asr::Transcriber::weigh`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// The transcript before the stretch.
+    pub before: String,
+    /// What the recogniser wrote there.
+    pub heard: String,
+    /// The transcript after it (starting with its punctuation, if any).
+    pub after: String,
+    /// Every candidate's full name as booked ("Siobhan O'Brien"), nearest
+    /// to the stretch (by letters or sound) first.
+    pub names: Vec<String>,
+}
+
+/// The full name as booked: the key of [`Weighed`].
+pub fn full_name(c: &Candidate) -> String {
+    format!("{} {}", c.first.trim(), c.last.trim())
+}
+
+/// The run of 1..=4 words of `text` nearest to any of today's names, by
+/// letters or by sound. All names are weighed in this one place, so their
+/// weights compare with each other.
+pub fn slot(text: &str, candidates: &[Candidate]) -> Option<Slot> {
+    let raw: Vec<&str> = text.split_whitespace().collect();
+    // (leading punctuation, word, trailing punctuation)
+    let parts: Vec<(&str, &str, &str)> = raw
+        .iter()
+        .map(|w| {
+            let core = w.trim_matches(|c: char| !c.is_alphanumeric());
+            let lead = &w[..w.find(core).unwrap_or(0)];
+            (lead, core, &w[lead.len() + core.len()..])
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for i in 0..parts.len() {
+        for k in 1..=4.min(parts.len() - i) {
+            let spoken: Vec<&str> = parts[i..i + k].iter().map(|p| p.1).collect();
+            let folded = words(&spoken.join(" ")).concat();
+            if !folded.is_empty() {
+                runs.push(((i, k), folded, sounds(&spoken.join(" "))));
+            }
+        }
+    }
+    let nearness = |name: &str| -> (f32, (usize, usize)) {
+        let folded = words(name).concat();
+        let target = sounds(name);
+        runs.iter()
+            .map(|(at, f, heard)| {
+                let letters = strsim::jaro_winkler(f, &folded) as f32;
+                let sound = match (heard, &target) {
+                    (Some(h), Some(t)) => 1.0 - sound_distance(h, t) / h.len().max(t.len()) as f32,
+                    _ => 0.0,
+                };
+                (letters.max(sound), *at)
+            })
+            .fold((f32::MIN, (0, 0)), |a, b| if b.0 > a.0 { b } else { a })
+    };
+    let mut named: Vec<(f32, (usize, usize), String)> = candidates
+        .iter()
+        .map(|c| {
+            let name = full_name(c);
+            let (near, at) = nearness(&name);
+            (near, at, name)
+        })
+        .collect();
+    named.sort_by(|a, b| b.0.total_cmp(&a.0));
+    named.dedup_by(|a, b| a.2 == b.2);
+    let &(_, (i, k), _) = named.first().filter(|n| n.0 > f32::MIN)?;
+    let mut before = raw[..i].join(" ");
+    before.push_str(parts[i].0);
+    let heard: Vec<&str> = parts[i..i + k].iter().map(|p| p.1).collect();
+    let mut after = parts[i + k - 1].2.to_string();
+    if i + k < raw.len() {
+        after.push(' ');
+        after.push_str(&raw[i + k..].join(" "));
+    }
+    Some(Slot {
+        before: before.trim().to_string(),
+        heard: heard.join(" "),
+        after,
+        names: named.into_iter().map(|n| n.2).collect(),
+    })
+}
+
+/// What the audio says about each weighed name: log-probability (nats) of
+/// the name in its slot minus that of what the recogniser wrote there.
+/// Near zero or above: the audio fits the name about as well as the
+/// transcript. Far below: the name was not said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Weighed(pub Vec<(String, f32)>);
+
+impl Weighed {
+    /// The one name the audio clearly says, if any: it fits about as well
+    /// as what was written, and much better than every other name weighed.
+    pub fn clearly(&self) -> Option<&str> {
+        let mut best: Option<&(String, f32)> = None;
+        let mut second = f32::NEG_INFINITY;
+        for w in &self.0 {
+            match best {
+                Some(b) if w.1 <= b.1 => second = second.max(w.1),
+                _ => {
+                    if let Some(b) = best {
+                        second = second.max(b.1);
+                    }
+                    best = Some(w);
+                }
+            }
+        }
+        let (name, gain) = best?;
+        (*gain >= -FITS && gain - second >= CLEARLY).then_some(name.as_str())
+    }
+
+    /// The weight of the person with this id, if their name was weighed.
+    fn of_id(&self, candidates: &[Candidate], id: &str) -> Option<f32> {
+        let name = full_name(candidates.iter().find(|c| c.id == id)?);
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, g)| *g)
+    }
+}
+
+/// The audio fits a name at most this much (nats) worse than what the
+/// recogniser wrote in its place...
+const FITS: f32 = 6.0;
+/// ... and fits it at least this much better than any other name weighed.
+const CLEARLY: f32 = 5.0;
+
+/// Picks the person the utterance names among `candidates`. `weighed`
+/// is what the audio says about the nearest names (empty when the
+/// utterance is only text).
+///
+/// The audio can turn a "did you say …?" or a "which one?" into acting at
+/// once, when it clearly says one of the people asked about; it turns a
+/// name the spelling alone was sure of into a question when it fits the
+/// audio much worse than what was written, or when the audio clearly says
+/// someone else; and it can ask about a name the spelling missed. It never
+/// acts on a name the spelling did not already point to.
+pub fn find(said: &[String], candidates: &[Candidate], weighed: &Weighed) -> NameMatch {
+    let text = by_text(said, candidates);
+    // Spelled nearly right, but the audio fits what was written much
+    // better than the booked name ("Lucy Fernandes" is not Lucia
+    // Fernandez): ask.
+    if let NameMatch::One { id, score } = &text
+        && *score < 1.0
+        && weighed.of_id(candidates, id).is_some_and(|g| g < -FITS)
+    {
+        return NameMatch::Unsure {
+            id: id.clone(),
+            score: *score,
+        };
+    }
+    let Some(heard) = weighed.clearly() else {
+        return text;
+    };
+    // Everyone with that name: two people may share one.
+    let ids: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| full_name(c) == heard)
+        .collect();
+    let [person] = ids.as_slice() else {
+        return text;
+    };
+    let id = person.id.clone();
+    match text {
+        NameMatch::One { id: sure, score } if sure != id => {
+            let sure_fits = weighed.of_id(candidates, &sure);
+            if sure_fits.is_some() {
+                NameMatch::Several(vec![sure, id])
+            } else {
+                NameMatch::One { id: sure, score }
+            }
+        }
+        NameMatch::Unsure { id: asked, score } if asked == id => NameMatch::One { id, score },
+        NameMatch::Several(ids) if ids.contains(&id) => NameMatch::One { id, score: SURE },
+        NameMatch::One { .. } => text,
+        _ => NameMatch::Unsure { id, score: 0.0 },
+    }
+}
+
+/// The name alone, by letters and sound.
+fn by_text(said: &[String], candidates: &[Candidate]) -> NameMatch {
     if candidates.is_empty() {
         return NameMatch::None;
     }
@@ -332,7 +511,11 @@ mod tests {
         assert_eq!(sound_distance(&v("abc"), &v("abc")), 0.0);
         // Never acted on without a "yes".
         assert_eq!(
-            find(&words("Check in Chavano, Brian, please"), &people),
+            find(
+                &words("Check in Chavano, Brian, please"),
+                &people,
+                &Weighed::default()
+            ),
             NameMatch::Unsure {
                 id: "siobhan".into(),
                 score: whole_name_by_sound(
@@ -342,7 +525,7 @@ mod tests {
             }
         );
         assert!(matches!(
-            find(&words("Check a Nuky Sato, please"), &people),
+            find(&words("Check a Nuky Sato, please"), &people, &Weighed::default()),
             NameMatch::Unsure { id, .. } if id == "yuki"
         ));
     }
@@ -360,7 +543,7 @@ mod tests {
             ("Mary Ann van der Berg here", "e"),
             ("This is Josenunez checking in", "d"),
         ] {
-            match find(&words(said), &people) {
+            match find(&words(said), &people, &Weighed::default()) {
                 NameMatch::One { id, .. } => assert_eq!(id, want, "{said}"),
                 other => panic!("{said}: {other:?}"),
             }
@@ -372,7 +555,7 @@ mod tests {
         let mut people = today();
         people.push(c("g", "Sara", "Jones"));
         assert_eq!(
-            find(&words("I'm Sarah Jones"), &people),
+            find(&words("I'm Sarah Jones"), &people, &Weighed::default()),
             NameMatch::Several(vec!["a".into(), "g".into()])
         );
     }
@@ -380,15 +563,22 @@ mod tests {
     #[test]
     fn an_unknown_name_matches_nobody() {
         assert_eq!(
-            find(&words("Hi I'm Peter Schmidt"), &today()),
+            find(
+                &words("Hi I'm Peter Schmidt"),
+                &today(),
+                &Weighed::default()
+            ),
             NameMatch::None
         );
         assert_eq!(
-            find(&words("next patient please"), &today()),
+            find(&words("next patient please"), &today(), &Weighed::default()),
             NameMatch::None
         );
-        assert_eq!(find(&[], &today()), NameMatch::None);
-        assert_eq!(find(&words("Sarah Jones"), &[]), NameMatch::None);
+        assert_eq!(find(&[], &today(), &Weighed::default()), NameMatch::None);
+        assert_eq!(
+            find(&words("Sarah Jones"), &[], &Weighed::default()),
+            NameMatch::None
+        );
     }
 
     #[test]
@@ -396,14 +586,14 @@ mod tests {
         // Only Omar Farouk comes near "Omar Tharok" today: ask, never act.
         let mut people = today();
         people.push(c("o", "Omar", "Farouk"));
-        match find(&words("Omar Tharok,"), &people) {
+        match find(&words("Omar Tharok,"), &people, &Weighed::default()) {
             NameMatch::Unsure { id, .. } => assert_eq!(id, "o"),
             other => panic!("{other:?}"),
         }
         // With a second person about as near, it is not asked about.
         people.push(c("p", "Omar", "Farooq"));
         assert!(matches!(
-            find(&words("Omar Tharok,"), &people),
+            find(&words("Omar Tharok,"), &people, &Weighed::default()),
             NameMatch::None | NameMatch::Several(_)
         ));
     }
@@ -411,9 +601,101 @@ mod tests {
     #[test]
     fn a_near_miss_asks_for_confirmation() {
         // "Dan Bowen" is close to Dan Brown but not certain.
-        match find(&words("I'm Dan Bowen"), &today()) {
+        match find(&words("I'm Dan Bowen"), &today(), &Weighed::default()) {
             NameMatch::Unsure { id, .. } => assert_eq!(id, "f"),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn weighed(w: &[(&str, f32)]) -> Weighed {
+        Weighed(w.iter().map(|(n, g)| (n.to_string(), *g)).collect())
+    }
+
+    #[test]
+    fn the_name_slot_is_the_stretch_nearest_a_booked_name() {
+        let people = [
+            c("siobhan", "Siobhan", "O'Brien"),
+            c("dan", "Dan", "Brown"),
+            c("yuki", "Yuki", "Sato"),
+        ];
+        let s =
+            slot("Check in Chavano, Brian, please.", &people).unwrap_or_else(|| panic!("no slot"));
+        assert_eq!(s.before, "Check in");
+        assert_eq!(s.heard, "Chavano Brian");
+        assert_eq!(s.after, ", please.");
+        assert_eq!(s.names[0], "Siobhan O'Brien");
+        assert_eq!(s.names.len(), 3, "every booked name is weighed there");
+        let s = slot("Yuki Sato", &people).unwrap_or_else(|| panic!("no slot"));
+        assert_eq!(
+            (s.before.as_str(), s.heard.as_str(), s.after.as_str()),
+            ("", "Yuki Sato", "")
+        );
+        assert_eq!(slot("", &people), None);
+        assert_eq!(slot("... !", &people), None);
+    }
+
+    #[test]
+    fn the_audio_decides_only_when_it_is_clear() {
+        let people = [
+            c("siobhan", "Siobhan", "O'Brien"),
+            c("dan", "Dan", "Brown"),
+            c("sarah", "Sarah", "Jones"),
+            c("sara", "Sara", "Jonas"),
+        ];
+        let said = words("Check in Chavano, Brian, please");
+        // Spelling alone asks "did you say Siobhan O'Brien?"...
+        assert!(matches!(
+            find(&said, &people, &Weighed::default()),
+            NameMatch::Unsure { id, .. } if id == "siobhan"
+        ));
+        // ... the audio clearly saying her name acts at once.
+        let clear = weighed(&[
+            ("Siobhan O'Brien", 11.8),
+            ("Dan Brown", -9.9),
+            ("Sarah Jones", -30.0),
+        ]);
+        assert!(
+            matches!(find(&said, &people, &clear), NameMatch::One { id, .. } if id == "siobhan")
+        );
+        // Not far enough ahead of the next name, or fitting the audio much
+        // worse than what was written: still a question.
+        for unclear in [
+            weighed(&[("Siobhan O'Brien", -1.0), ("Dan Brown", -4.0)]),
+            weighed(&[("Siobhan O'Brien", -9.0), ("Dan Brown", -30.0)]),
+        ] {
+            assert!(
+                matches!(find(&said, &people, &unclear), NameMatch::Unsure { id, .. } if id == "siobhan"),
+                "{unclear:?}"
+            );
+        }
+        // Spelling sure of one name, audio clearly another: ask which.
+        let other = weighed(&[("Sarah Jones", -12.0), ("Sara Jonas", 0.5)]);
+        match find(&words("I'm Sarah Jones"), &people, &other) {
+            NameMatch::Several(ids) => assert_eq!(ids, ["sarah", "sara"]),
+            got => panic!("{got:?}"),
+        }
+        // The audio alone never acts: a name spelling missed is asked about.
+        let missed = weighed(&[("Dan Brown", 2.0), ("Sarah Jones", -20.0)]);
+        assert!(matches!(
+            find(&words("Hi, quaint mitz checking in"), &people, &missed),
+            NameMatch::Unsure { id, .. } if id == "dan"
+        ));
+        // Spelled nearly right, but the audio fits what was written much
+        // better: a question, not a check-in.
+        let near = [c("lucia", "Lucia", "Fernandez"), c("dan", "Dan", "Brown")];
+        let said = words("Hi, I'm Lucy Fernandez");
+        assert!(matches!(
+            find(&said, &near, &Weighed::default()),
+            NameMatch::One { .. }
+        ));
+        let w = weighed(&[("Lucia Fernandez", -6.3), ("Dan Brown", -30.0)]);
+        assert!(matches!(find(&said, &near, &w), NameMatch::Unsure { id, .. } if id == "lucia"));
+        // Two people with the same name stay a question of which one.
+        let twins = [c("a", "Sarah", "Jones"), c("b", "Sarah", "Jones")];
+        let w = weighed(&[("Sarah Jones", 0.0), ("Dan Brown", -20.0)]);
+        assert!(matches!(
+            find(&words("Sarah Jones"), &twins, &w),
+            NameMatch::Several(_)
+        ));
     }
 }

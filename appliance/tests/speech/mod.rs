@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use appliance::listen::capture::ToMono16k;
-use appliance::listen::{self, Asr, VadSettings};
+use appliance::listen::{self, Asr, Expected, VadSettings, Weighed};
 use appliance::voice::text;
 use appliance::voice::{self, PiperVoice, Synth, SynthSettings, VoiceFiles};
 
@@ -176,8 +176,9 @@ pub fn in_the_lobby(speech: Vec<f32>) -> Vec<f32> {
     out
 }
 
-/// Feeds audio as 100 ms chunks (unpaced) through the real pipeline.
-pub fn hear(asr: &Asr, speech: Vec<f32>, prompt: &str) -> String {
+/// Feeds audio as 100 ms chunks (unpaced) through the real pipeline:
+/// what was heard, and today's nearest names weighed against the audio.
+pub fn hear(asr: &Asr, speech: Vec<f32>, expected: &Expected) -> (String, Weighed) {
     let audio = in_the_lobby(speech);
     let (tx, rx) = mpsc::channel();
     for c in audio.chunks(1600) {
@@ -188,13 +189,13 @@ pub fn hear(asr: &Asr, speech: Vec<f32>, prompt: &str) -> String {
         &rx,
         &VadSettings::default(),
         asr,
-        prompt,
+        expected,
         Duration::from_secs(5),
     )
     .expect("pipeline");
     heard
         .transcript
         .filter(|t| !t.is_empty())
-        .map(|t| t.text)
+        .map(|t| (t.text, t.weighed))
         .unwrap_or_default()
 }
