@@ -182,10 +182,8 @@ impl Tally {
     }
 }
 
-#[test]
-fn front_desk_utterances_are_understood() {
-    let asr = speech::asr();
-    let cands: Vec<Candidate> = people()
+fn candidates() -> Vec<Candidate> {
+    people()
         .iter()
         .enumerate()
         .map(|(i, p)| Candidate {
@@ -193,7 +191,68 @@ fn front_desk_utterances_are_understood() {
             first: p.0.to_string(),
             last: p.1.to_string(),
         })
-        .collect();
+        .collect()
+}
+
+/// Weighing reuses the prompt the transcription left decoded in whisper's
+/// state: it must give what decoding everything again gives, and the name
+/// said must weigh most.
+#[test]
+fn names_are_weighed_against_the_audio_just_transcribed() {
+    let mut t = appliance::listen::Transcriber::load(&speech::whisper_model(), 2)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cands = candidates();
+    let expected = Expected::new(cands.clone(), &providers());
+    // tiny.en writes this as "Check in Chavano, Brian, please."
+    let audio = speech::in_the_lobby(speech::piper("Check in Siobhan O'Brien, please."));
+    let heard = t
+        .transcribe(&audio, &expected.prompt)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let slot = names::slot(&heard.text, &cands).unwrap_or_else(|| panic!("no slot in {heard:?}"));
+    let spans = slot.readings();
+    let reused = t
+        .weigh(
+            &expected.prompt,
+            &slot.before,
+            &spans,
+            &slot.after,
+            spans.len(),
+            0,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let again = t
+        .weigh_decoding_the_prompt_again(&expected.prompt, &slot.before, &spans, &slot.after)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reused.len(), spans.len());
+    for ((span, a), b) in spans.iter().zip(&reused).zip(&again) {
+        let (a, b) = (a.unwrap_or(f32::NAN), b.unwrap_or(f32::NAN));
+        assert!(
+            (a - b).abs() < 0.05,
+            "{span}: reused {a}, decoded again {b}"
+        );
+    }
+    let (best, _) = slot
+        .names
+        .iter()
+        .zip(&reused[1..])
+        .max_by(|a, b| a.1.unwrap_or(f32::MIN).total_cmp(&b.1.unwrap_or(f32::MIN)))
+        .unwrap_or_else(|| panic!("nothing weighed"));
+    assert_eq!(
+        best, "Siobhan O'Brien",
+        "heard {:?}, slot {slot:?}, weights {reused:?}",
+        heard.text
+    );
+    // With another prompt, or no transcription just before, there is no
+    // audio to weigh against: an error, not a guess.
+    assert!(t.weigh("Other prompt.", "", &spans, "", 1, 0).is_err());
+    let _ = t.transcribe(&[0.0; 100], &expected.prompt);
+    assert!(t.weigh(&expected.prompt, "", &spans, "", 1, 0).is_err());
+}
+
+#[test]
+fn front_desk_utterances_are_understood() {
+    let asr = speech::asr();
+    let cands = candidates();
     let expected = Expected::new(cands.clone(), &providers());
     let rooms = rooms();
     let speakers = Speaker::all();

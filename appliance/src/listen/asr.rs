@@ -63,6 +63,10 @@ pub struct Transcriber {
     state: whisper_rs::WhisperState,
     threads: i32,
     model: PathBuf,
+    /// The prompt of the last transcription, while its audio and prompt
+    /// are still in the state: [`Transcriber::weigh`] reads that audio and
+    /// reuses the decoded prompt.
+    transcribed: Option<String>,
 }
 
 /// Where the default model lives under the models directory.
@@ -95,6 +99,7 @@ impl Transcriber {
             state,
             threads: threads.clamp(1, 8) as i32,
             model: model.to_path_buf(),
+            transcribed: None,
         })
     }
 
@@ -111,6 +116,7 @@ impl Transcriber {
     pub fn transcribe(&mut self, samples: &[f32], prompt: &str) -> Result<Transcript, ListenError> {
         let started = Instant::now();
         let audio = Duration::from_secs_f32(samples.len() as f32 / RATE as f32);
+        self.transcribed = None;
         if samples.len() < RATE as usize / 10 {
             return Ok(Transcript {
                 text: String::new(),
@@ -148,6 +154,7 @@ impl Transcriber {
         self.state
             .full(p, samples)
             .map_err(|e| ListenError::Transcribe(e.to_string()))?;
+        self.transcribed = Some(prompt.to_string());
         let mut text = String::new();
         let mut no_speech: f32 = 0.0;
         for seg in self.state.as_iter() {
@@ -179,6 +186,11 @@ impl Transcriber {
     /// Cost grows with the tokens weighed, so only `spans[..=near]` and the
     /// `more` others whose first token is likeliest are weighed in full;
     /// the rest are `None`.
+    ///
+    /// The transcription left the prompt decoded in the state; only its
+    /// last token is decoded again. whisper.cpp computes the vocabulary's
+    /// logits for every token of a batch, so decoding today's names again
+    /// would cost about as much as all the rest.
     pub fn weigh(
         &mut self,
         prompt: &str,
@@ -188,6 +200,38 @@ impl Transcriber {
         near: usize,
         more: usize,
     ) -> Result<Vec<Option<f32>>, ListenError> {
+        self.weigh_from(prompt, before, spans, after, near, more, true)
+    }
+
+    /// [`Transcriber::weigh`], decoding the prompt again instead of reusing
+    /// the transcription's: the reference a test compares it with.
+    #[doc(hidden)]
+    pub fn weigh_decoding_the_prompt_again(
+        &mut self,
+        prompt: &str,
+        before: &str,
+        spans: &[String],
+        after: &str,
+    ) -> Result<Vec<Option<f32>>, ListenError> {
+        self.weigh_from(prompt, before, spans, after, spans.len(), 0, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn weigh_from(
+        &mut self,
+        prompt: &str,
+        before: &str,
+        spans: &[String],
+        after: &str,
+        near: usize,
+        more: usize,
+        reuse_prompt: bool,
+    ) -> Result<Vec<Option<f32>>, ListenError> {
+        if self.transcribed.as_deref() != Some(prompt) || spans.is_empty() {
+            return Err(ListenError::Transcribe(
+                "names can only be weighed right after transcribing with the same prompt".into(),
+            ));
+        }
         let err = |e: whisper_rs::WhisperError| ListenError::Transcribe(e.to_string());
         let tokens = |ctx: &WhisperContext, text: &str| -> Result<Vec<i32>, ListenError> {
             if text.trim().is_empty() {
@@ -202,6 +246,8 @@ impl Transcriber {
         }
         context.push(self.ctx.token_sot());
         context.push(self.ctx.token_not());
+        // What whisper_full decoded first, at positions 0..decoded.
+        let decoded = context.len();
         if !before.trim().is_empty() {
             context.extend(tokens(&self.ctx, &format!(" {}", before.trim()))?);
         }
@@ -217,9 +263,10 @@ impl Transcriber {
         // whisper-rs reads the first row): decode all but the last token
         // as one batch, then the last one alone.
         let n = context.len();
-        if n > 1 {
+        let from = if reuse_prompt { decoded - 1 } else { 0 };
+        if n - 1 > from {
             self.state
-                .decode(&context[..n - 1], 0, threads)
+                .decode(&context[from..n - 1], from, threads)
                 .map_err(err)?;
         }
         self.state

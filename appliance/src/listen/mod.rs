@@ -205,8 +205,7 @@ fn transcribe_and_weigh(
     let started = Instant::now();
     let mut weighed: Vec<(String, f32)> = Vec::new();
     if let Some(slot) = names::slot(&heard.text, &expected.people) {
-        let mut spans = vec![slot.heard.clone()];
-        spans.extend(slot.names.iter().cloned());
+        let spans = slot.readings();
         // Weighing only sharpens the answer: if it fails, the transcript
         // alone still serves.
         let w = t

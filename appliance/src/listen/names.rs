@@ -261,6 +261,15 @@ pub struct Slot {
     pub names: Vec<String>,
 }
 
+impl Slot {
+    /// What the slot may say: what was written first, then each name.
+    pub fn readings(&self) -> Vec<String> {
+        std::iter::once(self.heard.clone())
+            .chain(self.names.iter().cloned())
+            .collect()
+    }
+}
+
 /// The full name as booked: the key of [`Weighed`].
 pub fn full_name(c: &Candidate) -> String {
     format!("{} {}", c.first.trim(), c.last.trim())
