@@ -3,7 +3,8 @@
 
 Each engine runs warm in its own subprocess (so its peak RSS is its own): load the
 model once, one warm-up transcription, then the median wall time of N transcriptions
-per clip, each done the usual way from the WAV path. Prints one JSON object on stdout:
+per clip, each done the usual way from the WAV path, with the same initial prompt
+(today's names) the box gives whisper.cpp. Prints one JSON object on stdout:
   {"engines": {NAME: {"rss_mb": F, "clips": {PATH: {"median_ms": F, "text": S}}}}}
 with NAME in ENGINES and PATH each WAV path exactly as given.
 Errors go to stderr with a non-zero exit. Nothing is downloaded: model paths must exist.
@@ -32,7 +33,8 @@ def load(engine, args):
         def run(path):
             segments, _ = model.transcribe(
                 path, beam_size=1, language="en", without_timestamps=True,
-                vad_filter=False, condition_on_previous_text=False)
+                vad_filter=False, condition_on_previous_text=False,
+                initial_prompt=args.prompt or None)
             return "".join(s.text for s in segments).strip()  # consuming it does the decoding
         return run
 
@@ -40,7 +42,7 @@ def load(engine, args):
 
     model = Model(args.ggml, params_sampling_strategy=0, n_threads=args.threads,  # 0 = greedy
                   language="en", no_timestamps=True, greedy={"best_of": 1}, no_context=True,
-                  print_progress=False, print_realtime=False)
+                  initial_prompt=args.prompt or None, print_progress=False, print_realtime=False)
     return lambda path: "".join(s.text for s in model.transcribe(path)).strip()
 
 
@@ -68,6 +70,7 @@ def main():
     p.add_argument("--ggml", required=True, help="ggml tiny.en file for pywhispercpp")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--prompt", default="", help="initial prompt (the box's: today's names)")
     p.add_argument("--engine", choices=ENGINES, help="internal: run one engine in this process")
     p.add_argument("wavs", nargs="+", help="16 kHz mono WAV files")
     args = p.parse_args()
@@ -83,7 +86,7 @@ def main():
         return
     # One subprocess per engine, one after the other, so none competes for the cores.
     base = [sys.executable, os.path.abspath(__file__), "--ct2-dir", args.ct2_dir, "--ggml", args.ggml,
-            "--threads", str(args.threads), "--repeat", str(args.repeat)]
+            "--threads", str(args.threads), "--repeat", str(args.repeat), "--prompt", args.prompt]
     engines = {}
     for engine in ENGINES:
         r = subprocess.run(base + ["--engine", engine, "--"] + args.wavs, stdout=subprocess.PIPE, text=True)
