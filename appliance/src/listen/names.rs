@@ -2,7 +2,9 @@
 //! Metaphone) and edit distance (Jaro-Winkler) over the words the recogniser
 //! wrote, and the whole name compared as sounds (espeak-ng phonemes),
 //! scanning the whole utterance rather than trusting a parse of where the
-//! name starts. Never guesses between two close matches.
+//! name starts; then what the audio itself says, when the recogniser
+//! weighed the nearest names against it ([`Weighed`]). Never guesses
+//! between two close matches.
 
 use rphonetic::DoubleMetaphone;
 
