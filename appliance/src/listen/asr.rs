@@ -284,14 +284,7 @@ impl Transcriber {
         // ones whose first token the audio already favours (free: one row
         // of logits covers them all).
         let mut rest: Vec<(f32, usize)> = (near + 1..spans.len())
-            .map(|i| {
-                (
-                    first
-                        .get(readings[i][0] as usize)
-                        .map_or(f32::NEG_INFINITY, |l| l - norm),
-                    i,
-                )
-            })
+            .map(|i| (logprob_given(&first, norm, readings[i][0]), i))
             .collect();
         rest.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut chosen: Vec<usize> = (0..spans.len().min(near + 1)).collect();
@@ -299,9 +292,7 @@ impl Transcriber {
         let mut out = vec![None; spans.len()];
         for i in chosen {
             let toks = &readings[i];
-            let mut lp = first
-                .get(toks[0] as usize)
-                .map_or(f32::NEG_INFINITY, |l| l - norm);
+            let mut lp = logprob_given(&first, norm, toks[0]);
             for (j, pair) in toks.windows(2).enumerate() {
                 self.state.decode(&pair[..1], n + j, threads).map_err(err)?;
                 lp += logprob(self.state.get_logits().map_err(err)?, pair[1]);
@@ -314,9 +305,15 @@ impl Transcriber {
 
 /// log P(token) from the decoder's raw logits.
 fn logprob(logits: &[f32], token: i32) -> f32 {
+    logprob_given(logits, log_sum_exp(logits), token)
+}
+
+/// The same, with the row's log-sum-exp already known (one row of logits
+/// serves every name's first token).
+fn logprob_given(logits: &[f32], norm: f32, token: i32) -> f32 {
     logits
         .get(token as usize)
-        .map_or(f32::NEG_INFINITY, |l| l - log_sum_exp(logits))
+        .map_or(f32::NEG_INFINITY, |l| l - norm)
 }
 
 fn log_sum_exp(logits: &[f32]) -> f32 {

@@ -353,20 +353,10 @@ impl Weighed {
     /// The one name the audio clearly says, if any: it fits about as well
     /// as what was written, and much better than every other name weighed.
     pub fn clearly(&self) -> Option<&str> {
-        let mut best: Option<&(String, f32)> = None;
-        let mut second = f32::NEG_INFINITY;
-        for w in &self.0 {
-            match best {
-                Some(b) if w.1 <= b.1 => second = second.max(w.1),
-                _ => {
-                    if let Some(b) = best {
-                        second = second.max(b.1);
-                    }
-                    best = Some(w);
-                }
-            }
-        }
-        let (name, gain) = best?;
+        let mut by_weight: Vec<&(String, f32)> = self.0.iter().collect();
+        by_weight.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (name, gain) = by_weight.first()?;
+        let second = by_weight.get(1).map_or(f32::NEG_INFINITY, |w| w.1);
         (*gain >= -FITS && gain - second >= CLEARLY).then_some(name.as_str())
     }
 
