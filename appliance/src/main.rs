@@ -119,6 +119,9 @@ enum Command {
         /// Output ggml .bin
         #[arg(long)]
         out: PathBuf,
+        /// How the matrices are stored: q8_0 (what the box runs) or f16
+        #[arg(long, value_enum, default_value = "q8_0")]
+        weights: appliance::listen::model::Weights,
     },
     /// Set a staff PIN or password (read from standard input).
     StaffPin {
@@ -183,8 +186,9 @@ fn main() -> Result<()> {
                 mel,
                 vocab,
                 out,
+                weights,
             } => {
-                let info = appliance::listen::model::convert(&ct2, &mel, &vocab, &out)?;
+                let info = appliance::listen::model::convert(&ct2, &mel, &vocab, &out, weights)?;
                 println!(
                     "wrote {} ({} tensors, {} mels, {} vocabulary)",
                     out.display(),

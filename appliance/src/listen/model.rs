@@ -18,8 +18,8 @@ const CT2_BINARY_VERSION: u32 = 6;
 const CT2_WHISPER_SPEC: &str = "WhisperSpec";
 /// "ggml" as a little-endian u32, the first word of every whisper.cpp model file.
 const GGML_MAGIC: u32 = 0x6767_6d6c;
-/// ggml file type 1: big matrices are f16.
-const GGML_FTYPE_F16: i32 = 1;
+/// Values per ggml Q8_0 block: one f16 scale, then 32 signed bytes.
+const Q8_0_BLOCK: usize = 32;
 /// 2-D tensors whisper.cpp still wants in f32 (its graph adds them to f32 activations).
 const F32_TENSORS: [&str; 4] = [
     "encoder.conv1.bias",
@@ -89,6 +89,29 @@ pub enum ModelError {
     },
 }
 
+/// How the model's matrices are stored. whisper.cpp multiplies Q8_0 matrices
+/// with 8-bit integer dot products, which is faster on a 2-core box than f16
+/// and halves the file and memory; the measured cost in accuracy is in
+/// docs/voice-in.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Weights {
+    /// 16-bit floats, as CTranslate2 ships tiny.en.
+    F16,
+    /// ggml's 8-bit blocks (32 values sharing one f16 scale).
+    #[value(name = "q8_0")]
+    Q8_0,
+}
+
+impl Weights {
+    /// The ggml file type written in the header (`ggml_ftype`).
+    fn ggml_ftype(self) -> i32 {
+        match self {
+            Self::F16 => 1,
+            Self::Q8_0 => 7,
+        }
+    }
+}
+
 /// Hyperparameters written into the ggml header, plus how many tensors followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelInfo {
@@ -116,6 +139,7 @@ pub fn convert(
     mel_filters_npy: &Path,
     tiktoken: &Path,
     out: &Path,
+    weights: Weights,
 ) -> Result<ModelInfo, ModelError> {
     let model_bytes = read_file(ct2_model_bin)?;
     let model = Ct2Model::parse(&model_bytes, ct2_model_bin)?;
@@ -125,7 +149,7 @@ pub fn convert(
             spec: model.spec,
         });
     }
-    let plan = Plan::build(&model)?;
+    let plan = Plan::build(&model, weights)?;
 
     let mel = parse_npy(&read_file(mel_filters_npy)?, mel_filters_npy)?;
     if mel.shape.len() != 2 || mel.shape[0] != plan.n_mels {
@@ -170,7 +194,7 @@ pub fn convert(
             info.n_text_head,
             info.n_text_layer,
             info.n_mels,
-            GGML_FTYPE_F16,
+            weights.ggml_ftype(),
         ] {
             put_i32(w, v)?;
         }
@@ -524,6 +548,18 @@ impl<'a> Ct2Model<'a> {
 enum OutType {
     F32,
     F16,
+    Q8_0,
+}
+
+impl OutType {
+    /// ggml's type number (`ggml_type`), written before each tensor.
+    fn ggml_type(self) -> i32 {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q8_0 => 8,
+        }
+    }
 }
 
 struct OutTensor<'a> {
@@ -538,7 +574,7 @@ impl OutTensor<'_> {
         let name = self.name.as_bytes();
         put_i32(w, self.shape.len() as i32)?;
         put_i32(w, name.len() as i32)?;
-        put_i32(w, if self.out == OutType::F16 { 1 } else { 0 })?;
+        put_i32(w, self.out.ggml_type())?;
         // ggml lists dimensions innermost first.
         for &d in self.shape.iter().rev() {
             put_i32(w, d as i32)?;
@@ -548,19 +584,22 @@ impl OutTensor<'_> {
     }
 }
 
-/// Converts element by element in chunks; same-type data is copied as-is
-/// (CT2 tiny.en is already f16, so the big matrices pass straight through).
+/// Converts in chunks; same-type data is copied as-is (CT2 tiny.en is
+/// already f16, so for f16 output the big matrices pass straight through).
 fn write_converted(v: &View, out: OutType, w: &mut impl Write) -> io::Result<()> {
     match (v.dtype, out) {
         (DType::F16, OutType::F16) | (DType::F32, OutType::F32) => return w.write_all(v.data),
         _ => {}
     }
     let in_size = v.dtype.size();
-    let mut buf = Vec::with_capacity(1 << 16);
-    for chunk in v.data.chunks(in_size * 8192) {
-        buf.clear();
+    // A whole number of Q8_0 blocks per chunk; Plan::put checked that rows are.
+    let chunk_values = 256 * Q8_0_BLOCK;
+    let mut values = Vec::with_capacity(chunk_values);
+    let mut buf = Vec::with_capacity(chunk_values * 4);
+    for chunk in v.data.chunks(in_size * chunk_values) {
+        values.clear();
         for b in chunk.chunks_exact(in_size) {
-            let x = match v.dtype {
+            values.push(match v.dtype {
                 DType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
                 DType::F16 => f16::from_le_bytes([b[0], b[1]]).to_f32(),
                 DType::Bf16 => bf16::from_le_bytes([b[0], b[1]]).to_f32(),
@@ -568,19 +607,43 @@ fn write_converted(v: &View, out: OutType, w: &mut impl Write) -> io::Result<()>
                 DType::I8 | DType::I16 | DType::I32 => {
                     return Err(io::Error::other("integer tensor reached the writer"));
                 }
-            };
-            match out {
-                OutType::F32 => buf.extend_from_slice(&x.to_le_bytes()),
-                OutType::F16 => buf.extend_from_slice(&f16::from_f32(x).to_le_bytes()),
-            }
+            });
+        }
+        buf.clear();
+        match out {
+            OutType::F32 => values
+                .iter()
+                .for_each(|x| buf.extend_from_slice(&x.to_le_bytes())),
+            OutType::F16 => values
+                .iter()
+                .for_each(|&x| buf.extend_from_slice(&f16::from_f32(x).to_le_bytes())),
+            OutType::Q8_0 => quantize_q8_0(&values, &mut buf),
         }
         w.write_all(&buf)?;
     }
     Ok(())
 }
 
+/// ggml's Q8_0 (`quantize_row_q8_0_ref`): per block of 32, scale = largest
+/// magnitude / 127, each value rounded to the nearest multiple of the scale.
+/// A short last block is padded with zeros (Plan::put never lets one through).
+fn quantize_q8_0(values: &[f32], buf: &mut Vec<u8>) {
+    for block in values.chunks(Q8_0_BLOCK) {
+        let amax = block.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let d = amax / 127.0;
+        let inv = if d == 0.0 { 0.0 } else { 1.0 / d };
+        buf.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+        for j in 0..Q8_0_BLOCK {
+            let x = block.get(j).copied().unwrap_or(0.0);
+            // |x * inv| <= 127 by construction, so the cast cannot saturate.
+            buf.push((x * inv).round() as i8 as u8);
+        }
+    }
+}
+
 struct Plan<'a, 'm> {
     model: &'m Ct2Model<'a>,
+    weights: Weights,
     tensors: Vec<OutTensor<'a>>,
     n_vocab: usize,
     n_audio_ctx: usize,
@@ -596,7 +659,7 @@ struct Plan<'a, 'm> {
 
 impl<'a, 'm> Plan<'a, 'm> {
     /// Maps CT2 names onto whisper.cpp names, in the order the reference converter writes them.
-    fn build(model: &'m Ct2Model<'a>) -> Result<Self, ModelError> {
+    fn build(model: &'m Ct2Model<'a>, weights: Weights) -> Result<Self, ModelError> {
         let emb = model.shaped("decoder/embeddings/weight", &[None, None])?;
         let enc_pos = model.shaped("encoder/position_encodings/encodings", &[None, None])?;
         let (n_vocab, d_text) = (emb.shape[0], emb.shape[1]);
@@ -608,6 +671,7 @@ impl<'a, 'm> Plan<'a, 'm> {
         let conv1 = model.shaped("encoder/conv1/weight", &[Some(d_audio), None, None])?;
         let mut plan = Plan {
             model,
+            weights,
             tensors: Vec::new(),
             n_vocab,
             n_audio_ctx,
@@ -733,8 +797,9 @@ impl<'a, 'm> Plan<'a, 'm> {
         })
     }
 
-    /// Chooses the output type the way whisper.cpp's converter does: 1-D tensors
-    /// and the listed small ones in f32, everything else f16.
+    /// Chooses the output type the way whisper.cpp's converter and its
+    /// quantizer do: 1-D tensors and the listed small ones in f32, the 3-D
+    /// conv kernels in f16, matrices as `weights` says.
     fn put(&mut self, name: &str, view: View<'a>) -> Result<(), ModelError> {
         if !view.dtype.is_float() {
             return Err(ModelError::UnsupportedDtype {
@@ -755,6 +820,16 @@ impl<'a, 'm> Plan<'a, 'm> {
         }
         let out = if shape.len() < 2 || F32_TENSORS.contains(&name) {
             OutType::F32
+        } else if shape.len() == 2 && self.weights == Weights::Q8_0 {
+            // Blocks run along a row; whisper.cpp cannot load a row that is cut mid-block.
+            if !shape[1].is_multiple_of(Q8_0_BLOCK) {
+                return Err(ModelError::ShapeMismatch {
+                    name: name.to_string(),
+                    expected: format!("rows a multiple of {Q8_0_BLOCK} long to store as q8_0"),
+                    found: shape,
+                });
+            }
+            OutType::Q8_0
         } else {
             OutType::F16
         };
@@ -1149,44 +1224,49 @@ mod tests {
 
     /// Values are tensor-specific so a swapped slice shows up in the checks.
     fn tiny_vars() -> Vec<Var> {
+        vars_of_width(D)
+    }
+
+    /// The tiny model with width `d` (q8_0 needs rows a multiple of 32 long).
+    fn vars_of_width(d: usize) -> Vec<Var> {
         let mut v = vec![
             i16_scalar("encoder/num_heads", 2),
             i16_scalar("decoder/num_heads", 2),
-            f16_var("encoder/conv1/weight", &[D, 2, 3], |i| i as f32),
-            f16_var("encoder/conv1/bias", &[D], |i| 0.5 + i as f32),
-            f16_var("encoder/conv2/weight", &[D, D, 3], |i| -(i as f32)),
-            f16_var("encoder/conv2/bias", &[D], |i| 1.5 + i as f32),
-            f16_var("encoder/position_encodings/encodings", &[3, D], |i| {
+            f16_var("encoder/conv1/weight", &[d, 2, 3], |i| i as f32),
+            f16_var("encoder/conv1/bias", &[d], |i| 0.5 + i as f32),
+            f16_var("encoder/conv2/weight", &[d, d, 3], |i| -(i as f32)),
+            f16_var("encoder/conv2/bias", &[d], |i| 1.5 + i as f32),
+            f16_var("encoder/position_encodings/encodings", &[3, d], |i| {
                 0.25 * i as f32
             }),
-            f16_var("encoder/layer_norm/gamma", &[D], |_| 1.0),
-            f16_var("encoder/layer_norm/beta", &[D], |_| 0.0),
-            f16_var("decoder/embeddings/weight", &[6, D], |i| i as f32),
-            f16_var("decoder/position_encodings/encodings", &[2, D], |i| {
+            f16_var("encoder/layer_norm/gamma", &[d], |_| 1.0),
+            f16_var("encoder/layer_norm/beta", &[d], |_| 0.0),
+            f16_var("decoder/embeddings/weight", &[6, d], |i| i as f32),
+            f16_var("decoder/position_encodings/encodings", &[2, d], |i| {
                 2.0 * i as f32
             }),
-            f16_var("decoder/layer_norm/gamma", &[D], |_| 1.0),
-            f16_var("decoder/layer_norm/beta", &[D], |_| 0.0),
+            f16_var("decoder/layer_norm/gamma", &[d], |_| 1.0),
+            f16_var("decoder/layer_norm/beta", &[d], |_| 0.0),
         ];
         for side in ["encoder", "decoder"] {
             let s = format!("{side}/layer_0");
             let mut norm = |n: &str| {
-                v.push(f16_var(&format!("{s}/{n}/gamma"), &[D], |_| 1.0));
-                v.push(f16_var(&format!("{s}/{n}/beta"), &[D], |_| 0.0));
+                v.push(f16_var(&format!("{s}/{n}/gamma"), &[d], |_| 1.0));
+                v.push(f16_var(&format!("{s}/{n}/beta"), &[d], |_| 0.0));
             };
             norm("self_attention/layer_norm");
             norm("ffn/layer_norm");
             // Row r of the fused matrix holds the value r, so slices are recognisable.
             v.push(f16_var(
                 &format!("{s}/self_attention/linear_0/weight"),
-                &[3 * D, D],
-                |i| (i / D) as f32,
+                &[3 * d, d],
+                |i| (i / d) as f32,
             ));
             v.push(f16_var(
                 &format!("{s}/self_attention/linear_0/bias"),
-                &[3 * D],
+                &[3 * d],
                 |i| {
-                    if (D..2 * D).contains(&i) {
+                    if (d..2 * d).contains(&i) {
                         0.0
                     } else {
                         i as f32
@@ -1195,42 +1275,42 @@ mod tests {
             ));
             v.push(f16_var(
                 &format!("{s}/self_attention/linear_1/weight"),
-                &[D, D],
+                &[d, d],
                 |_| 1.0,
             ));
             v.push(f16_var(
                 &format!("{s}/self_attention/linear_1/bias"),
-                &[D],
+                &[d],
                 |_| 0.0,
             ));
             v.push(f16_var(
                 &format!("{s}/ffn/linear_0/weight"),
-                &[2 * D, D],
+                &[2 * d, d],
                 |_| 1.0,
             ));
-            v.push(f16_var(&format!("{s}/ffn/linear_0/bias"), &[2 * D], |_| {
+            v.push(f16_var(&format!("{s}/ffn/linear_0/bias"), &[2 * d], |_| {
                 0.0
             }));
             v.push(f16_var(
                 &format!("{s}/ffn/linear_1/weight"),
-                &[D, 2 * D],
+                &[d, 2 * d],
                 |_| 1.0,
             ));
-            v.push(f16_var(&format!("{s}/ffn/linear_1/bias"), &[D], |_| 0.0));
+            v.push(f16_var(&format!("{s}/ffn/linear_1/bias"), &[d], |_| 0.0));
         }
         let s = "decoder/layer_0/attention";
-        v.push(f16_var(&format!("{s}/layer_norm/gamma"), &[D], |_| 1.0));
-        v.push(f16_var(&format!("{s}/layer_norm/beta"), &[D], |_| 0.0));
-        v.push(f16_var(&format!("{s}/linear_0/weight"), &[D, D], |_| 1.0));
-        v.push(f16_var(&format!("{s}/linear_0/bias"), &[D], |_| 0.0));
-        v.push(f16_var(&format!("{s}/linear_1/weight"), &[2 * D, D], |i| {
-            (i / D) as f32
+        v.push(f16_var(&format!("{s}/layer_norm/gamma"), &[d], |_| 1.0));
+        v.push(f16_var(&format!("{s}/layer_norm/beta"), &[d], |_| 0.0));
+        v.push(f16_var(&format!("{s}/linear_0/weight"), &[d, d], |_| 1.0));
+        v.push(f16_var(&format!("{s}/linear_0/bias"), &[d], |_| 0.0));
+        v.push(f16_var(&format!("{s}/linear_1/weight"), &[2 * d, d], |i| {
+            (i / d) as f32
         }));
-        v.push(f16_var(&format!("{s}/linear_1/bias"), &[2 * D], |i| {
-            if i < D { 0.0 } else { i as f32 }
+        v.push(f16_var(&format!("{s}/linear_1/bias"), &[2 * d], |i| {
+            if i < d { 0.0 } else { i as f32 }
         }));
-        v.push(f16_var(&format!("{s}/linear_2/weight"), &[D, D], |_| 1.0));
-        v.push(f16_var(&format!("{s}/linear_2/bias"), &[D], |_| 0.0));
+        v.push(f16_var(&format!("{s}/linear_2/weight"), &[d, d], |_| 1.0));
+        v.push(f16_var(&format!("{s}/linear_2/bias"), &[d], |_| 0.0));
         v
     }
 
@@ -1296,7 +1376,7 @@ mod tests {
     }
 
     fn run(i: &Inputs) -> Result<ModelInfo, ModelError> {
-        convert(&i.model, &i.mel, &i.vocab, &i.out)
+        convert(&i.model, &i.mel, &i.vocab, &i.out, Weights::F16)
     }
 
     fn run_model(vars: &[Var]) -> (Inputs, Result<ModelInfo, ModelError>) {
@@ -1359,12 +1439,22 @@ mod tests {
             let dims: Vec<i32> = (0..ndim).map(|_| c.i32()).collect();
             let name = String::from_utf8(c.take(name_len as usize).to_vec()).unwrap();
             let n: i32 = dims.iter().product();
-            let values = (0..n)
-                .map(|_| match ftype {
-                    1 => f16::from_le_bytes(c.take(2).try_into().unwrap()).to_f32(),
-                    _ => c.f32(),
-                })
-                .collect();
+            let values = if ftype == 8 {
+                // Q8_0: per 32 values an f16 scale, then 32 signed bytes.
+                (0..n as usize / Q8_0_BLOCK)
+                    .flat_map(|_| {
+                        let d = f16::from_le_bytes(c.take(2).try_into().unwrap()).to_f32();
+                        c.take(Q8_0_BLOCK).iter().map(move |&q| d * q as i8 as f32)
+                    })
+                    .collect()
+            } else {
+                (0..n)
+                    .map(|_| match ftype {
+                        1 => f16::from_le_bytes(c.take(2).try_into().unwrap()).to_f32(),
+                        _ => c.f32(),
+                    })
+                    .collect()
+            };
             tensors.push(GgmlTensor {
                 name,
                 dims,
@@ -1471,6 +1561,81 @@ mod tests {
             .filter(|n| n.to_string_lossy().contains(".tmp-"))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn q8_0_rounds_each_block_to_its_own_scale() {
+        let mut values: Vec<f32> = (0..32).map(|i| i as f32 - 16.0).collect();
+        values[5] = 63.5; // the block's largest magnitude: scale 0.5
+        values.extend([0.0; 32]); // an all-zero block keeps scale 0
+        let mut buf = Vec::new();
+        quantize_q8_0(&values, &mut buf);
+        assert_eq!(buf.len(), 2 * 34);
+        assert_eq!(f16::from_le_bytes([buf[0], buf[1]]).to_f32(), 0.5);
+        assert_eq!(buf[2 + 5] as i8, 127);
+        assert_eq!(buf[2] as i8, -32); // -16 / 0.5
+        assert_eq!(buf[2 + 31] as i8, 30);
+        assert_eq!(buf[34..], [0u8; 34]);
+        // Half-way values round away from zero, as ggml's roundf does.
+        let mut buf = Vec::new();
+        let mut halves = vec![0.0f32; 32];
+        halves[0] = 127.0;
+        halves[1] = 2.5;
+        halves[2] = -2.5;
+        quantize_q8_0(&halves, &mut buf);
+        assert_eq!((buf[3] as i8, buf[4] as i8), (3, -3));
+    }
+
+    #[test]
+    fn q8_0_model_keeps_convolutions_and_small_tensors_in_float() {
+        let i = inputs(
+            &ct2_bytes(6, "WhisperSpec", &vars_of_width(32), &[]),
+            &mel_npy(),
+            VOCAB,
+        );
+        convert(&i.model, &i.mel, &i.vocab, &i.out, Weights::Q8_0).expect("q8_0 conversion");
+        let g = read_ggml(&fs::read(&i.out).expect("output"));
+        assert_eq!(g.header[11], 7, "header says q8_0");
+        let t = |name: &str| {
+            g.tensors
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        assert_eq!(t("encoder.conv1.weight").ftype, 1);
+        assert_eq!(t("encoder.positional_embedding").ftype, 0);
+        assert_eq!(t("decoder.blocks.0.mlp_ln.weight").ftype, 0);
+        let emb = t("decoder.token_embedding.weight");
+        assert_eq!((emb.ftype, emb.dims.clone()), (8, vec![32, 6]));
+        // Row r of the embedding holds 32r..32r+31: each within about half a
+        // step (the scale itself is an f16, hence a little more).
+        for (k, v) in emb.values.iter().enumerate() {
+            let step = (k / 32 * 32 + 31) as f32 / 127.0;
+            assert!((v - k as f32).abs() <= 0.6 * step, "{k}: {v}");
+        }
+        // Key rows of the fused matrix hold 32 + row: a constant row is kept
+        // but for the f16 rounding of its scale.
+        let key = t("decoder.blocks.0.attn.key.weight");
+        assert_eq!(key.ftype, 8);
+        for (k, v) in key.values.iter().enumerate() {
+            assert!((v - (32 + k / 32) as f32).abs() < 0.05, "{k}: {v}");
+        }
+    }
+
+    #[test]
+    fn q8_0_refuses_rows_it_cannot_block_and_writes_nothing() {
+        let i = inputs(
+            &ct2_bytes(6, "WhisperSpec", &tiny_vars(), &[]),
+            &mel_npy(),
+            VOCAB,
+        );
+        let err = convert(&i.model, &i.mel, &i.vocab, &i.out, Weights::Q8_0).unwrap_err();
+        assert!(
+            matches!(err, ModelError::ShapeMismatch { ref name, .. } if name == "encoder.blocks.0.attn.query.weight"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("multiple of 32"), "{err}");
+        assert!(!i.out.exists());
     }
 
     #[test]
@@ -1799,12 +1964,12 @@ mod tests {
             VOCAB,
         );
         let missing = i.dir.path().join("nope.npy");
-        let err = convert(&i.model, &missing, &i.vocab, &i.out).unwrap_err();
+        let err = convert(&i.model, &missing, &i.vocab, &i.out, Weights::F16).unwrap_err();
         assert!(matches!(err, ModelError::Io { action: "read", ref path, .. } if path == &missing));
         assert!(err.to_string().contains("nope.npy"), "{err}");
         // Output directory that does not exist: create fails, nothing is left behind.
         let out = i.dir.path().join("no-such-dir").join("out.bin");
-        let err = convert(&i.model, &i.mel, &i.vocab, &out).unwrap_err();
+        let err = convert(&i.model, &i.mel, &i.vocab, &out, Weights::F16).unwrap_err();
         assert!(
             matches!(
                 err,
