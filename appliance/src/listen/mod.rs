@@ -54,11 +54,12 @@ pub struct ListenArgs {
     /// Turn voice in (speech recognition) off.
     #[arg(long = "no-listen", env = "SOS_NO_LISTEN")]
     pub no_listen: bool,
-    /// Whisper model: tiny.en (default) or base.
+    /// Whisper model, as models/whisper/ggml-<name>.bin: tiny.en-q8_0
+    /// (default), tiny.en (f16 weights) or base.
     #[arg(
         long = "listen-model",
         env = "SOS_LISTEN_MODEL",
-        default_value = "tiny.en"
+        default_value = asr::DEFAULT_MODEL
     )]
     pub model: String,
     /// Microphone (see `sos-appliance microphones`); default: the system default.

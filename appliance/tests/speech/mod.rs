@@ -20,7 +20,7 @@ pub fn models_dir() -> PathBuf {
 }
 
 pub fn whisper_model() -> PathBuf {
-    let m = listen::asr::model_path(&models_dir(), "tiny.en");
+    let m = listen::asr::model_path(&models_dir(), listen::asr::DEFAULT_MODEL);
     assert!(
         m.is_file(),
         "{} is missing: run scripts/fetch-whisper.sh (or set SOS_MODELS_DIR)",
