@@ -255,9 +255,10 @@ pub fn parse(text: &str, rooms: &[String]) -> Intent {
         return Intent::Unknown;
     }
     let short = said.len() <= 4;
-    // A one- or two-word command the recogniser misspelled ("Kansal"): the
-    // command words sound unlike each other, so compare sounds.
-    let said = if said.len() <= 2 {
+    // A one-word command the recogniser misspelled ("Kansal"): the command
+    // words sound unlike each other, so compare sounds. Not in two words:
+    // those are as likely a name ("Weis Zhang" is Wei Zhang, not "yes").
+    let said = if said.len() == 1 {
         commands_by_sound(said)
     } else {
         said
@@ -475,6 +476,7 @@ mod tests {
         assert_eq!(parse("Cancel that.", &r), Intent::Cancel);
         assert_eq!(parse("Never mind.", &r), Intent::Cancel);
         assert_eq!(parse("Kansal,", &r), Intent::Cancel);
+        assert_ne!(parse("Weis Zhang,", &r), Intent::Yes, "a name, not a yes");
         assert_eq!(parse("Can you repeat that?", &r), Intent::Repeat);
         assert_eq!(
             parse("At two o'clock.", &r),
