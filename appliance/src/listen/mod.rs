@@ -174,6 +174,44 @@ impl Expected {
 const WEIGH_NEAR: usize = 3;
 const WEIGH_MORE: usize = 3;
 
+/// How many of the best-weighed names are also tried across a word beside
+/// the stretch when the first weighing did not settle it.
+const WEIGH_WIDER: usize = 2;
+
+/// Each name's weight in `slot`: its log-probability there minus that of
+/// what was written. Weighing only sharpens the answer: if it fails, the
+/// transcript alone still serves.
+fn weigh_slot(
+    t: &mut Transcriber,
+    expected: &Expected,
+    slot: &names::Slot,
+    near: usize,
+    more: usize,
+) -> Vec<(String, f32)> {
+    let spans = slot.readings();
+    let w = t
+        .weigh(
+            &expected.prompt,
+            &slot.before,
+            &spans,
+            &slot.after,
+            near,
+            more,
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not weigh names against the audio");
+            Vec::new()
+        });
+    let Some(Some(heard_lp)) = w.first() else {
+        return Vec::new();
+    };
+    slot.names
+        .iter()
+        .zip(&w[1..])
+        .filter_map(|(name, lp)| lp.map(|lp| (name.clone(), lp - heard_lp)))
+        .collect()
+}
+
 /// A transcription on its way.
 type Pending = mpsc::Receiver<Result<Transcript, ListenError>>;
 
@@ -206,27 +244,30 @@ fn transcribe_and_weigh(
     let started = Instant::now();
     let mut weighed: Vec<(String, f32)> = Vec::new();
     if let Some(slot) = names::slot(&heard.text, &expected.people) {
-        let spans = slot.readings();
-        // Weighing only sharpens the answer: if it fails, the transcript
-        // alone still serves.
-        let w = t
-            .weigh(
-                &expected.prompt,
-                &slot.before,
-                &spans,
-                &slot.after,
-                WEIGH_NEAR,
-                WEIGH_MORE,
-            )
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "could not weigh names against the audio");
-                Vec::new()
-            });
-        if let Some(Some(heard_lp)) = w.first() {
-            for (name, lp) in slot.names.iter().zip(&w[1..]) {
-                if let Some(lp) = lp {
-                    weighed.push((name.clone(), lp - heard_lp));
+        weighed = weigh_slot(t, expected, &slot, WEIGH_NEAR, WEIGH_MORE);
+        // Not settled: the best two may fit better across a word beside
+        // the stretch. Each keeps its best fit (both get the same chances),
+        // and that counts only if it settles the matter by a wide margin.
+        if Weighed(weighed.clone()).clearly().is_none() {
+            let mut wider = weighed.clone();
+            let mut best: Vec<(String, f32)> = weighed.clone();
+            best.sort_by(|a, b| b.1.total_cmp(&a.1));
+            best.truncate(WEIGH_WIDER);
+            let names: Vec<String> = best.into_iter().map(|(n, _)| n).collect();
+            for wide in &slot.wider {
+                let wide = names::Slot {
+                    names: names.clone(),
+                    ..wide.clone()
+                };
+                for (name, gain) in weigh_slot(t, expected, &wide, names.len(), 0) {
+                    if let Some(w) = wider.iter_mut().find(|(n, _)| *n == name) {
+                        w.1 = w.1.max(gain);
+                    }
                 }
+            }
+            let wider = Weighed(wider);
+            if wider.clearly_by(names::CLEARLY_WIDER).is_some() {
+                weighed = wider.0;
             }
         }
     }

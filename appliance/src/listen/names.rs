@@ -261,6 +261,9 @@ pub struct Slot {
     /// Every candidate's full name as booked ("Siobhan O'Brien"), nearest
     /// to the stretch (by letters or sound) first.
     pub names: Vec<String>,
+    /// The same place taking in the word before, the word after, or both
+    /// (each with no wider slots of its own).
+    pub wider: Vec<Slot>,
 }
 
 impl Slot {
@@ -326,20 +329,40 @@ pub fn slot(text: &str, candidates: &[Candidate]) -> Option<Slot> {
     named.sort_by(|a, b| b.0.total_cmp(&a.0));
     named.dedup_by(|a, b| a.2 == b.2);
     let &(_, (i, k), _) = named.first().filter(|n| n.0 > f32::MIN)?;
-    let mut before = raw[..i].join(" ");
-    before.push_str(parts[i].0);
-    let heard: Vec<&str> = parts[i..i + k].iter().map(|p| p.1).collect();
-    let mut after = parts[i + k - 1].2.to_string();
-    if i + k < raw.len() {
-        after.push(' ');
-        after.push_str(&raw[i + k..].join(" "));
+    let names: Vec<String> = named.into_iter().map(|n| n.2).collect();
+    let at = |i: usize, k: usize| {
+        let mut before = raw[..i].join(" ");
+        before.push_str(parts[i].0);
+        let heard: Vec<&str> = parts[i..i + k].iter().map(|p| p.1).collect();
+        let mut after = parts[i + k - 1].2.to_string();
+        if i + k < raw.len() {
+            after.push(' ');
+            after.push_str(&raw[i + k..].join(" "));
+        }
+        Slot {
+            before: before.trim().to_string(),
+            heard: heard.join(" "),
+            after,
+            names: names.clone(),
+            wider: Vec::new(),
+        }
+    };
+    // tiny.en often splits a name it does not know into a stray word
+    // beside the stretch ("in Gozi, Aqefer" for Ngozi Okafor), so the
+    // name may also take the place of the word before and/or after it.
+    let left = i > 0 && !parts[i - 1].1.is_empty();
+    let right = i + k < parts.len() && !parts[i + k].1.is_empty();
+    let mut wider = Vec::new();
+    if left {
+        wider.push(at(i - 1, k + 1));
     }
-    Some(Slot {
-        before: before.trim().to_string(),
-        heard: heard.join(" "),
-        after,
-        names: named.into_iter().map(|n| n.2).collect(),
-    })
+    if right {
+        wider.push(at(i, k + 1));
+    }
+    if left && right {
+        wider.push(at(i - 1, k + 2));
+    }
+    Some(Slot { wider, ..at(i, k) })
 }
 
 /// What the audio says about each weighed name: log-probability (nats) of
@@ -353,11 +376,16 @@ impl Weighed {
     /// The one name the audio clearly says, if any: it fits about as well
     /// as what was written, and much better than every other name weighed.
     pub fn clearly(&self) -> Option<&str> {
+        self.clearly_by(CLEARLY)
+    }
+
+    /// [`Weighed::clearly`] with another margin over the second name.
+    pub fn clearly_by(&self, margin: f32) -> Option<&str> {
         let mut by_weight: Vec<&(String, f32)> = self.0.iter().collect();
         by_weight.sort_by(|a, b| b.1.total_cmp(&a.1));
         let (name, gain) = by_weight.first()?;
         let second = by_weight.get(1).map_or(f32::NEG_INFINITY, |w| w.1);
-        (*gain >= -FITS && gain - second >= CLEARLY).then_some(name.as_str())
+        (*gain >= -FITS && gain - second >= margin).then_some(name.as_str())
     }
 
     /// The weight of the person with this id, if their name was weighed.
@@ -372,6 +400,11 @@ impl Weighed {
 const FITS: f32 = 6.0;
 /// ... and fits it at least this much better than any other name weighed.
 const CLEARLY: f32 = 5.0;
+/// A name weighed across a word beside the stretch must lead by this much:
+/// replacing more of a garbled transcript lifts every name, and a walk-in
+/// "Lucy Fernandes" heard as "Lucifer, Arne" led Lucia Fernandez by 5.4
+/// there (the names it settled led by 15 or more).
+pub const CLEARLY_WIDER: f32 = 10.0;
 
 /// Picks the person the utterance names among `candidates`. `weighed`
 /// is what the audio says about the nearest names (empty when the
@@ -626,11 +659,31 @@ mod tests {
         assert_eq!(s.after, ", please.");
         assert_eq!(s.names[0], "Siobhan O'Brien");
         assert_eq!(s.names.len(), 3, "every booked name is weighed there");
+        // The same place taking in the word before, after, or both.
+        let wider: Vec<(&str, &str, &str)> = s
+            .wider
+            .iter()
+            .map(|w| (w.before.as_str(), w.heard.as_str(), w.after.as_str()))
+            .collect();
+        assert_eq!(
+            wider,
+            [
+                ("Check", "in Chavano Brian", ", please."),
+                ("Check in", "Chavano Brian please", "."),
+                ("Check", "in Chavano Brian please", "."),
+            ]
+        );
+        assert!(
+            s.wider
+                .iter()
+                .all(|w| w.names == s.names && w.wider.is_empty())
+        );
         let s = slot("Yuki Sato", &people).unwrap_or_else(|| panic!("no slot"));
         assert_eq!(
             (s.before.as_str(), s.heard.as_str(), s.after.as_str()),
             ("", "Yuki Sato", "")
         );
+        assert!(s.wider.is_empty(), "no word beside it");
         assert_eq!(slot("", &people), None);
         assert_eq!(slot("... !", &people), None);
     }
@@ -658,6 +711,10 @@ mod tests {
         assert!(
             matches!(find(&said, &people, &clear), NameMatch::One { id, .. } if id == "siobhan")
         );
+        // Weighed across a word beside the stretch, it must lead by more.
+        let lifted = weighed(&[("Siobhan O'Brien", 2.7), ("Dan Brown", -2.7)]);
+        assert_eq!(lifted.clearly(), Some("Siobhan O'Brien"));
+        assert_eq!(lifted.clearly_by(CLEARLY_WIDER), None);
         // Not far enough ahead of the next name, or fitting the audio much
         // worse than what was written: still a question.
         for unclear in [
