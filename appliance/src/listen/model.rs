@@ -1379,8 +1379,13 @@ mod tests {
         convert(&i.model, &i.mel, &i.vocab, &i.out, Weights::F16)
     }
 
+    /// A version-6 Whisper model of `vars`, with valid mel filters and vocabulary.
+    fn model_inputs(vars: &[Var]) -> Inputs {
+        inputs(&ct2_bytes(6, "WhisperSpec", vars, &[]), &mel_npy(), VOCAB)
+    }
+
     fn run_model(vars: &[Var]) -> (Inputs, Result<ModelInfo, ModelError>) {
-        let i = inputs(&ct2_bytes(6, "WhisperSpec", vars, &[]), &mel_npy(), VOCAB);
+        let i = model_inputs(vars);
         let r = run(&i);
         (i, r)
     }
@@ -1588,11 +1593,7 @@ mod tests {
 
     #[test]
     fn q8_0_model_keeps_convolutions_and_small_tensors_in_float() {
-        let i = inputs(
-            &ct2_bytes(6, "WhisperSpec", &vars_of_width(32), &[]),
-            &mel_npy(),
-            VOCAB,
-        );
+        let i = model_inputs(&vars_of_width(32));
         convert(&i.model, &i.mel, &i.vocab, &i.out, Weights::Q8_0).expect("q8_0 conversion");
         let g = read_ggml(&fs::read(&i.out).expect("output"));
         assert_eq!(g.header[11], 7, "header says q8_0");
@@ -1624,11 +1625,7 @@ mod tests {
 
     #[test]
     fn q8_0_refuses_rows_it_cannot_block_and_writes_nothing() {
-        let i = inputs(
-            &ct2_bytes(6, "WhisperSpec", &tiny_vars(), &[]),
-            &mel_npy(),
-            VOCAB,
-        );
+        let i = model_inputs(&tiny_vars());
         let err = convert(&i.model, &i.mel, &i.vocab, &i.out, Weights::Q8_0).unwrap_err();
         assert!(
             matches!(err, ModelError::ShapeMismatch { ref name, .. } if name == "encoder.blocks.0.attn.query.weight"),
