@@ -248,7 +248,8 @@ fn transcribe_and_weigh(
         // Not settled: the best two may fit better across a word beside
         // the stretch. Each keeps its best fit (both get the same chances),
         // and that counts only if it settles the matter by a wide margin.
-        if Weighed(weighed.clone()).clearly().is_none() {
+        // (Nothing weighed means weighing failed: no point trying again.)
+        if !weighed.is_empty() && Weighed(weighed.clone()).clearly().is_none() {
             let mut wider = weighed.clone();
             let mut best: Vec<(String, f32)> = weighed.clone();
             best.sort_by(|a, b| b.1.total_cmp(&a.1));
