@@ -212,6 +212,40 @@ fn weigh_slot(
         .collect()
 }
 
+/// When the first weighing did not settle it, the best two names may fit
+/// better across a word beside the stretch. Each keeps its best fit (both
+/// get the same chances); the result counts only if it settles the matter
+/// by a wide margin. Nothing weighed means weighing failed: no retry.
+fn weigh_wider(
+    t: &mut Transcriber,
+    expected: &Expected,
+    slot: &names::Slot,
+    first: &Weighed,
+) -> Option<Weighed> {
+    if first.0.is_empty() || first.clearly().is_some() {
+        return None;
+    }
+    let mut best = first.0.clone();
+    best.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let names: Vec<String> = best.into_iter().take(WEIGH_WIDER).map(|(n, _)| n).collect();
+    let mut wider = first.clone();
+    for wide in &slot.wider {
+        let wide = names::Slot {
+            names: names.clone(),
+            ..wide.clone()
+        };
+        for (name, gain) in weigh_slot(t, expected, &wide, names.len(), 0) {
+            if let Some(w) = wider.0.iter_mut().find(|(n, _)| *n == name) {
+                w.1 = w.1.max(gain);
+            }
+        }
+    }
+    wider
+        .clearly_by(names::CLEARLY_WIDER)
+        .is_some()
+        .then_some(wider)
+}
+
 /// A transcription on its way.
 type Pending = mpsc::Receiver<Result<Transcript, ListenError>>;
 
@@ -242,37 +276,10 @@ fn transcribe_and_weigh(
         return Ok(heard);
     }
     let started = Instant::now();
-    let mut weighed: Vec<(String, f32)> = Vec::new();
     if let Some(slot) = names::slot(&heard.text, &expected.people) {
-        weighed = weigh_slot(t, expected, &slot, WEIGH_NEAR, WEIGH_MORE);
-        // Not settled: the best two may fit better across a word beside
-        // the stretch. Each keeps its best fit (both get the same chances),
-        // and that counts only if it settles the matter by a wide margin.
-        // (Nothing weighed means weighing failed: no point trying again.)
-        if !weighed.is_empty() && Weighed(weighed.clone()).clearly().is_none() {
-            let mut wider = weighed.clone();
-            let mut best: Vec<(String, f32)> = weighed.clone();
-            best.sort_by(|a, b| b.1.total_cmp(&a.1));
-            best.truncate(WEIGH_WIDER);
-            let names: Vec<String> = best.into_iter().map(|(n, _)| n).collect();
-            for wide in &slot.wider {
-                let wide = names::Slot {
-                    names: names.clone(),
-                    ..wide.clone()
-                };
-                for (name, gain) in weigh_slot(t, expected, &wide, names.len(), 0) {
-                    if let Some(w) = wider.iter_mut().find(|(n, _)| *n == name) {
-                        w.1 = w.1.max(gain);
-                    }
-                }
-            }
-            let wider = Weighed(wider);
-            if wider.clearly_by(names::CLEARLY_WIDER).is_some() {
-                weighed = wider.0;
-            }
-        }
+        let first = Weighed(weigh_slot(t, expected, &slot, WEIGH_NEAR, WEIGH_MORE));
+        heard.weighed = weigh_wider(t, expected, &slot, &first).unwrap_or(first);
     }
-    heard.weighed = Weighed(weighed);
     heard.took += started.elapsed();
     // Timing only: what was said is health information and stays out of logs.
     tracing::debug!(
