@@ -262,6 +262,7 @@ fn transcribe_and_weigh(
     samples: &[f32],
     expected: &Expected,
 ) -> Result<Transcript, ListenError> {
+    names::new_utterance();
     let mut heard = t.transcribe(samples, &expected.prompt)?;
     if heard.is_empty() || expected.people.is_empty() {
         return Ok(heard);

@@ -6,6 +6,9 @@
 //! weighed the nearest names against it ([`Weighed`]). Never guesses
 //! between two close matches.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use rphonetic::DoubleMetaphone;
 
 /// A person the utterance may name.
@@ -147,8 +150,65 @@ fn run_sounds(said: &[String]) -> Vec<Vec<char>> {
                 .filter(move |k| i + k <= said.len())
                 .map(move |k| (i, k))
         })
-        .filter_map(|(i, k)| sounds(&said[i..i + k].join(" ")))
+        .filter_map(|(i, k)| said_sounds(&said[i..i + k].join(" ")))
         .collect()
+}
+
+/// Sounds already read from espeak-ng, which costs a fraction of a
+/// millisecond per call and is shared with the lobby voice. Without this,
+/// each utterance read today's names and its own runs of words again for
+/// the slot and for every name match (several hundred calls, tens of
+/// milliseconds after the person stopped speaking).
+#[derive(Default)]
+struct Sounds {
+    /// Today's names: kept, they are the schedule.
+    names: HashMap<String, Option<Vec<char>>>,
+    /// Runs of words of the current utterance: forgotten when the next one
+    /// starts ([`new_utterance`]), so what people said is not kept.
+    said: HashMap<String, Option<Vec<char>>>,
+}
+
+static SOUNDS: LazyLock<Mutex<Sounds>> = LazyLock::new(Mutex::default);
+
+/// Bounds each cache (a day has far fewer names; tests and benchmarks that
+/// never start an utterance still stay small).
+const SOUNDS_MAX: usize = 2048;
+
+/// Forgets the sounds of the previous utterance's words.
+pub fn new_utterance() {
+    cache().said.clear();
+}
+
+fn cache() -> std::sync::MutexGuard<'static, Sounds> {
+    SOUNDS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// [`sounds`] of one of today's names.
+fn name_sounds(name: &str) -> Option<Vec<char>> {
+    remembered(name, |c| &mut c.names)
+}
+
+/// [`sounds`] of a run of words of the utterance.
+fn said_sounds(run: &str) -> Option<Vec<char>> {
+    remembered(run, |c| &mut c.said)
+}
+
+fn remembered(
+    text: &str,
+    map: fn(&mut Sounds) -> &mut HashMap<String, Option<Vec<char>>>,
+) -> Option<Vec<char>> {
+    if let Some(known) = map(&mut cache()).get(text) {
+        return known.clone();
+    }
+    // Read without holding the cache: espeak-ng has its own lock.
+    let read = sounds(text);
+    let mut c = cache();
+    let m = map(&mut c);
+    if m.len() >= SOUNDS_MAX {
+        m.clear();
+    }
+    m.insert(text.to_string(), read.clone());
+    read
 }
 
 /// espeak-ng's phonemes for `text` with stress and length marks and word
@@ -201,7 +261,7 @@ fn sound_distance(a: &[char], b: &[char]) -> f32 {
 /// ("Chavano Brian" for Siobhan O'Brien). Never "sure" on this alone, so
 /// it leads to "did you say …?".
 fn whole_name_by_sound(heard: &[Vec<char>], c: &Candidate) -> f32 {
-    let Some(target) = sounds(&format!("{} {}", c.first, c.last)) else {
+    let Some(target) = name_sounds(&format!("{} {}", c.first, c.last)) else {
         return 0.0;
     };
     if target.len() < 4 {
@@ -300,13 +360,13 @@ pub fn slot(text: &str, candidates: &[Candidate]) -> Option<Slot> {
             let spoken: Vec<&str> = parts[i..i + k].iter().map(|p| p.1).collect();
             let folded = words(&spoken.join(" ")).concat();
             if !folded.is_empty() {
-                runs.push(((i, k), folded, sounds(&spoken.join(" "))));
+                runs.push(((i, k), folded, said_sounds(&spoken.join(" "))));
             }
         }
     }
     let nearness = |name: &str| -> (f32, (usize, usize)) {
         let folded = words(name).concat();
-        let target = sounds(name);
+        let target = name_sounds(name);
         runs.iter()
             .map(|(at, f, heard)| {
                 let letters = strsim::jaro_winkler(f, &folded) as f32;
@@ -529,6 +589,21 @@ mod tests {
             c("e", "Mary Ann", "Van der Berg"),
             c("f", "Dan", "Brown"),
         ]
+    }
+
+    #[test]
+    fn what_was_said_is_forgotten_when_the_next_utterance_starts() {
+        let run = "Zorblax Quuxington the third";
+        let name = "Zorblaxia Quux";
+        assert_eq!(said_sounds(run), sounds(run));
+        assert_eq!(name_sounds(name), sounds(name));
+        assert!(cache().said.contains_key(run));
+        new_utterance();
+        assert!(!cache().said.contains_key(run), "the words said are kept");
+        assert!(
+            cache().names.contains_key(name),
+            "today's names are read again"
+        );
     }
 
     #[test]
