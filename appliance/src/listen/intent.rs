@@ -131,9 +131,18 @@ fn tokens(text: &str) -> Vec<String> {
         // "2pm" → "2", "pm"
         let digits: String = w.chars().take_while(char::is_ascii_digit).collect();
         let rest = &w[digits.len()..];
+        // "Room-3", "Tarum-3": the hyphen joined the room and its number.
+        let letters = w.trim_end_matches(|c: char| c.is_ascii_digit());
+        let number_after = &w[letters.len()..];
         if !digits.is_empty() && (rest == "pm" || rest == "am") {
             out.push(digits);
             out.push(rest.to_string());
+        } else if let Some(r) = room_word(letters).filter(|_| !number_after.is_empty()) {
+            if r == "toroom" {
+                out.push("to".into());
+            }
+            out.push("room".into());
+            out.push(number_after.to_string());
         } else if let Some(r) = room_word(&w) {
             if r == "toroom" {
                 out.push("to".into());
@@ -287,6 +296,14 @@ pub fn parse(text: &str, rooms: &[String]) -> Intent {
             room: room(&said, rooms),
         };
     }
+    // "Koal Chloe … room 2", "Cal Dan Brown, room two": the verb misheard
+    // as a word that sounds like it; the room says it was a call.
+    if said.len() >= 3
+        && rphonetic::DoubleMetaphone::default().is_double_metaphone_equal(&said[0], "call", false)
+        && let Some(r) = room(&said, rooms)
+    {
+        return Intent::Call { room: Some(r) };
+    }
     // "<name> to room two": a call even when the recogniser lost the verb
     // ("Call" is often heard as "Paul" or "All" at the start of a clip).
     if !short
@@ -330,6 +347,8 @@ pub fn parse(text: &str, rooms: &[String]) -> Intent {
             "its",
             "checking in",
             "checking",
+            // how the recogniser writes "checking" or "check in" when rushed
+            "checkin",
             "check in",
             "check me in",
             "here for",
@@ -412,6 +431,20 @@ mod tests {
                 provider: None
             }
         );
+        for rushed in [
+            "Ms N U K S A O, Checkin You!",
+            "Checkin' White Hang, please.",
+        ] {
+            assert!(
+                matches!(parse(rushed, &r), Intent::CheckIn { .. }),
+                "{rushed}"
+            );
+        }
+        // A first name that sounds like "call" is still a check-in.
+        assert!(matches!(
+            parse("Cole Smith, checking in.", &r),
+            Intent::CheckIn { .. }
+        ));
     }
 
     #[test]
@@ -447,6 +480,11 @@ mod tests {
             "All Fatima Dialo, to Run 3.",
             "Almar DeSova, Thirun Three",
             "Call David Cohen to Rint III.",
+            "Kalkway Mensah, Tarum-3,",
+            "Call and Núan, Tarum-3, please.",
+            "Please call Dan Brown to Room-3.",
+            "Koal Chloe, Núb Watter, Rún 3,",
+            "Cal Dan Brown, room three.",
         ] {
             assert_eq!(
                 parse(misheard, &r),
