@@ -58,7 +58,10 @@ fn number(w: &str) -> Option<u8> {
     Some(match w {
         "one" | "won" => 1,
         "two" | "to" | "too" => 2,
-        "three" => 3,
+        // "free", "tree": "three" in accents that front or stop "th"
+        // (London, Caribbean, West African, Irish English); a number only
+        // after "room" (see strict_number).
+        "three" | "free" | "tree" => 3,
         "four" | "for" => 4,
         "five" => 5,
         "six" => 6,
@@ -78,7 +81,7 @@ fn number(w: &str) -> Option<u8> {
 /// Number words without the homophones, where "to"/"for" are just words.
 fn strict_number(w: &str) -> Option<u8> {
     match w {
-        "to" | "too" | "for" | "won" => None,
+        "to" | "too" | "for" | "won" | "free" | "tree" => None,
         _ => number(w),
     }
 }
@@ -98,8 +101,8 @@ fn any(said: &[String], phrases: &[&str]) -> bool {
 fn room_word(w: &str) -> Option<&'static str> {
     Some(match w {
         "room" | "rooms" | "rum" | "rue" | "roum" | "run" | "rune" | "ruin" => "room",
-        "taroom" | "tarum" | "turoom" | "terume" | "terum" | "tarun" | "turin" | "thirun"
-        | "tirun" | "toroom" | "torum" | "troom" | "tarrum" | "taruum" => "toroom",
+        "taroom" | "tarum" | "turoom" | "terume" | "terune" | "terum" | "tarun" | "turin"
+        | "thirun" | "tirun" | "toroom" | "torum" | "troom" | "tarrum" | "taruum" => "toroom",
         _ => return None,
     })
 }
@@ -440,6 +443,10 @@ mod tests {
                 "{rushed}"
             );
         }
+        assert!(matches!(
+            parse("Hi, I'm Sarah Jones, I'm free at three.", &r),
+            Intent::CheckIn { .. }
+        ));
         // A first name that sounds like "call" is still a check-in.
         assert!(matches!(
             parse("Cole Smith, checking in.", &r),
@@ -485,6 +492,8 @@ mod tests {
             "Please call Dan Brown to Room-3.",
             "Koal Chloe, Núb Watter, Rún 3,",
             "Cal Dan Brown, room three.",
+            "Koal Fatima Nylo Terune Free,",
+            "Call Dan Brown to room tree.",
         ] {
             assert_eq!(
                 parse(misheard, &r),
