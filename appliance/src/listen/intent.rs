@@ -140,17 +140,14 @@ fn tokens(text: &str) -> Vec<String> {
         if !digits.is_empty() && (rest == "pm" || rest == "am") {
             out.push(digits);
             out.push(rest.to_string());
-        } else if let Some(r) = room_word(letters).filter(|_| !number_after.is_empty()) {
+        } else if let Some(r) = room_word(letters) {
             if r == "toroom" {
                 out.push("to".into());
             }
             out.push("room".into());
-            out.push(number_after.to_string());
-        } else if let Some(r) = room_word(&w) {
-            if r == "toroom" {
-                out.push("to".into());
+            if !number_after.is_empty() {
+                out.push(number_after.to_string());
             }
-            out.push("room".into());
         } else if let Some(n) = roman(&w).filter(|_| out.last().is_some_and(|l| l == "room")) {
             out.push(n.into());
         } else {
@@ -247,13 +244,17 @@ fn provider(said: &[String]) -> Option<String> {
     Some(w.to_string())
 }
 
+/// Does the recogniser's word sound like this command word?
+fn sounds_like(w: &str, command: &str) -> bool {
+    rphonetic::DoubleMetaphone::default().is_double_metaphone_equal(w, command, false)
+}
+
 fn commands_by_sound(said: Vec<String>) -> Vec<String> {
-    let dm = rphonetic::DoubleMetaphone::default();
     said.into_iter()
         .map(|w| {
             ["cancel", "repeat", "yes", "next"]
                 .into_iter()
-                .find(|c| w.len() >= 4 && dm.is_double_metaphone_equal(&w, c, false))
+                .find(|c| w.len() >= 4 && sounds_like(&w, c))
                 .map(str::to_string)
                 .unwrap_or(w)
         })
@@ -302,7 +303,7 @@ pub fn parse(text: &str, rooms: &[String]) -> Intent {
     // "Koal Chloe … room 2", "Cal Dan Brown, room two": the verb misheard
     // as a word that sounds like it; the room says it was a call.
     if said.len() >= 3
-        && rphonetic::DoubleMetaphone::default().is_double_metaphone_equal(&said[0], "call", false)
+        && sounds_like(&said[0], "call")
         && let Some(r) = room(&said, rooms)
     {
         return Intent::Call { room: Some(r) };
