@@ -261,7 +261,7 @@ fn sound_distance(a: &[char], b: &[char]) -> f32 {
 /// ("Chavano Brian" for Siobhan O'Brien). Never "sure" on this alone, so
 /// it leads to "did you say …?".
 fn whole_name_by_sound(heard: &[Vec<char>], c: &Candidate) -> f32 {
-    let Some(target) = name_sounds(&format!("{} {}", c.first, c.last)) else {
+    let Some(target) = name_sounds(&full_name(c)) else {
         return 0.0;
     };
     if target.len() < 4 {
