@@ -120,11 +120,14 @@ impl Clinic {
         let queue = tokio::task::spawn_blocking(move || lobby_queue(&store, &p2))
             .await
             .map_err(|_| StoreError::WriterGone)??;
-        self.hub
-            .practice_changed(PracticeView::of(&practice), queue);
+        let view = PracticeView::of(&practice);
+        // Swapped before anyone is told: a listener (the voice applying
+        // the owner's volume) reads `practice()` on the event and must not
+        // get the old one.
         if let Ok(mut slot) = self.practice.write() {
             *slot = Arc::new(practice);
         }
+        self.hub.practice_changed(view, queue);
         Ok(())
     }
 }
