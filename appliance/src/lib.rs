@@ -18,6 +18,7 @@ pub mod desk;
 pub mod display;
 pub mod import;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod practice;
 pub mod qr;

@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::memory::{self, GiveBack};
+
 pub use asr::{Transcriber, Transcript};
 pub use dialog::{Mode, Reply};
 pub use names::{Candidate, Weighed};
@@ -336,8 +338,18 @@ impl Asr {
                         return;
                     }
                 };
-                while let Ok((samples, expected, reply)) = rx.recv() {
-                    let _ = reply.send(transcribe_and_weigh(&mut t, &samples, &expected));
+                // Loading read the whole model file into buffers it freed.
+                let mut give_back = GiveBack::default();
+                give_back.worked();
+                loop {
+                    match rx.recv_timeout(memory::AFTER_IDLE) {
+                        Ok((samples, expected, reply)) => {
+                            let _ = reply.send(transcribe_and_weigh(&mut t, &samples, &expected));
+                            give_back.worked();
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => give_back.when_idle(),
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             })
             .map_err(|e| ListenError::Transcribe(e.to_string()))?;

@@ -15,6 +15,7 @@ use super::VoiceError;
 use super::cache::{self, Pcm, PhraseCache};
 use super::engine::Synth;
 use super::text::{self, Clause};
+use crate::memory::GiveBack;
 
 /// What kind of announcement; calls go before greetings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -488,6 +489,7 @@ struct Worker {
     chime: Option<Pcm>,
     last_open_attempt: Option<Instant>,
     last_sweep: Instant,
+    give_back: GiveBack,
     on_spoken: OnSpoken,
 }
 
@@ -514,6 +516,7 @@ impl Worker {
             chime: None,
             last_open_attempt: None,
             last_sweep: Instant::now(),
+            give_back: GiveBack::default(),
             on_spoken,
         };
         worker.try_open();
@@ -531,6 +534,7 @@ impl Worker {
                 Job::Prewarm(c) => worker.prewarm(&c),
             }
             worker.shared.cv.notify_all();
+            worker.give_back.worked();
         }
         // Close the device before saying so (a file-backed device flushes).
         let Worker { out, shared, .. } = worker;
@@ -652,6 +656,14 @@ impl Worker {
                 }
                 inner.status.queued = 0;
                 inner.status.prewarm_pending = 0;
+            }
+            if self.give_back.is_due() {
+                // Not under the lock: whoever queues the next greeting
+                // must not wait for the trim.
+                drop(inner);
+                self.give_back.when_idle();
+                inner = shared.lock();
+                continue;
             }
             inner = shared
                 .cv
