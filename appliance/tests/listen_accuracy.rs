@@ -348,7 +348,13 @@ fn front_desk_utterances_are_understood() {
     );
 }
 
-const PIPER_AT_ONCE_FLOOR: f64 = 94.0;
-const PIPER_NAMES_FLOOR: f64 = 95.0;
+// Names right at once fell from 96.2 % to 94.3 % when a stretch of frame
+// words alone ("to") stopped being where names are weighed: "Always in
+// Adami" (Oluwaseun Adeyemi) had been acted on only because the name was
+// never weighed against the audio; weighed, it fits much worse than what
+// was written, so the box now asks. The floor leaves one utterance of
+// slack.
+const PIPER_AT_ONCE_FLOOR: f64 = 92.0;
+const PIPER_NAMES_FLOOR: f64 = 98.0;
 const ESPEAK_INTENTS_FLOOR: f64 = 93.0;
-const ESPEAK_NAMES_FLOOR: f64 = 72.0;
+const ESPEAK_NAMES_FLOOR: f64 = 78.0;

@@ -279,9 +279,28 @@ fn transcribe_and_weigh(
         return Ok(heard);
     }
     let started = Instant::now();
-    if let Some(slot) = names::slot(&heard.text, &expected.people) {
-        let first = Weighed(weigh_slot(t, expected, &slot, WEIGH_NEAR, WEIGH_MORE));
-        heard.weighed = weigh_wider(t, expected, &slot, &first).unwrap_or(first);
+    let mut slots = names::slots(&heard.text, &expected.people).into_iter();
+    if let Some(nearest) = slots.next() {
+        let mut first = Weighed(weigh_slot(t, expected, &nearest, WEIGH_NEAR, WEIGH_MORE));
+        let mut from = nearest;
+        // The frame's stretch counts only when it settles the name by a
+        // wide margin: a longer stretch of garbled words lifts every name
+        // weighed there (see `names::CLEARLY_WIDER`). Each name then keeps
+        // its better fit.
+        for frame in slots {
+            let here = Weighed(weigh_slot(t, expected, &frame, WEIGH_NEAR, WEIGH_MORE));
+            if here.clearly_by(names::CLEARLY_WIDER).is_none() {
+                continue;
+            }
+            for (name, gain) in here.0 {
+                match first.0.iter_mut().find(|(n, _)| *n == name) {
+                    Some(w) => w.1 = w.1.max(gain),
+                    None => first.0.push((name, gain)),
+                }
+            }
+            from = frame;
+        }
+        heard.weighed = weigh_wider(t, expected, &from, &first).unwrap_or(first);
     }
     heard.took += started.elapsed();
     // Timing only: what was said is health information and stays out of logs.

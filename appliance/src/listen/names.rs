@@ -340,89 +340,222 @@ pub fn full_name(c: &Candidate) -> String {
     format!("{} {}", c.first.trim(), c.last.trim())
 }
 
-/// The run of 1..=4 words of `text` nearest to any of today's names, by
-/// letters or by sound. All names are weighed in this one place, so their
-/// weights compare with each other.
-pub fn slot(text: &str, candidates: &[Candidate]) -> Option<Slot> {
-    let raw: Vec<&str> = text.split_whitespace().collect();
-    // (leading punctuation, word, trailing punctuation)
-    let parts: Vec<(&str, &str, &str)> = raw
-        .iter()
-        .map(|w| {
-            let core = w.trim_matches(|c: char| !c.is_alphanumeric());
-            let lead = &w[..w.find(core).unwrap_or(0)];
-            (lead, core, &w[lead.len() + core.len()..])
-        })
-        .collect();
-    let mut runs = Vec::new();
-    for i in 0..parts.len() {
-        for k in 1..=4.min(parts.len() - i) {
-            let spoken: Vec<&str> = parts[i..i + k].iter().map(|p| p.1).collect();
-            let folded = words(&spoken.join(" ")).concat();
-            if !folded.is_empty() {
-                runs.push(((i, k), folded, said_sounds(&spoken.join(" "))));
-            }
-        }
-    }
-    let nearness = |name: &str| -> (f32, (usize, usize)) {
-        let folded = words(name).concat();
-        let target = name_sounds(name);
-        runs.iter()
-            .map(|(at, f, heard)| {
-                let letters = strsim::jaro_winkler(f, &folded) as f32;
-                let sound = match (heard, &target) {
-                    (Some(h), Some(t)) => 1.0 - sound_distance(h, t) / h.len().max(t.len()) as f32,
-                    _ => 0.0,
-                };
-                (letters.max(sound), *at)
+/// Words the front desk's sentences wrap a name in ("please call … to
+/// room 3", "hi, I'm … checking in"). A stretch made only of these is not
+/// where a name was said, however near it comes to one: "Please" was the
+/// nearest stretch to Elena Popescu while "Quaint Mitz of" went unweighed
+/// for Kwame Mensah. Only whole stretches are ruled out, so a name heard
+/// as "me Kim" or "no Schmidt" still has its stretch.
+fn frame_word(w: &str) -> bool {
+    const FRAME: &[&str] = &[
+        "a",
+        "am",
+        "an",
+        "and",
+        "appointment",
+        "at",
+        "call",
+        "calling",
+        "check",
+        "checking",
+        "checkin",
+        "clock",
+        "doctor",
+        "dr",
+        "for",
+        "have",
+        "hello",
+        "here",
+        "hey",
+        "hi",
+        "i",
+        "im",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "name",
+        "next",
+        "no",
+        "oclock",
+        "of",
+        "okay",
+        "ok",
+        "patient",
+        "please",
+        "room",
+        "thank",
+        "thanks",
+        "the",
+        "this",
+        "to",
+        "with",
+        "yes",
+        "you",
+    ];
+    FRAME.contains(&w) || w.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Words that end the name in a front-desk sentence: "… to room 3",
+/// "… checking in", "…, please", "…, I have a two o'clock", "… here for".
+fn ends_name(w: &str) -> bool {
+    const AFTER: &[&str] = &[
+        "to", "room", "check", "checking", "checkin", "please", "i", "im", "here", "for", "at",
+        "with", "have",
+    ];
+    AFTER.contains(&w)
+}
+
+/// The words of a transcript as written, split from their punctuation.
+struct Written<'a> {
+    raw: Vec<&'a str>,
+    /// (leading punctuation, word, trailing punctuation)
+    parts: Vec<(&'a str, &'a str, &'a str)>,
+    /// Each word folded (see [`words`]), "" for punctuation alone.
+    folded: Vec<String>,
+}
+
+impl<'a> Written<'a> {
+    fn new(text: &'a str) -> Written<'a> {
+        let raw: Vec<&str> = text.split_whitespace().collect();
+        let parts: Vec<(&str, &str, &str)> = raw
+            .iter()
+            .map(|w| {
+                let core = w.trim_matches(|c: char| !c.is_alphanumeric());
+                let lead = &w[..w.find(core).unwrap_or(0)];
+                (lead, core, &w[lead.len() + core.len()..])
             })
-            .fold((f32::MIN, (0, 0)), |a, b| if b.0 > a.0 { b } else { a })
-    };
-    let mut named: Vec<(f32, (usize, usize), String)> = candidates
-        .iter()
-        .map(|c| {
-            let name = full_name(c);
-            let (near, at) = nearness(&name);
-            (near, at, name)
-        })
-        .collect();
-    named.sort_by(|a, b| b.0.total_cmp(&a.0));
-    named.dedup_by(|a, b| a.2 == b.2);
-    let &(_, (i, k), _) = named.first().filter(|n| n.0 > f32::MIN)?;
-    let names: Vec<String> = named.into_iter().map(|n| n.2).collect();
-    let at = |i: usize, k: usize| {
-        let mut before = raw[..i].join(" ");
-        before.push_str(parts[i].0);
-        let heard: Vec<&str> = parts[i..i + k].iter().map(|p| p.1).collect();
-        let mut after = parts[i + k - 1].2.to_string();
-        if i + k < raw.len() {
-            after.push(' ');
-            after.push_str(&raw[i + k..].join(" "));
+            .collect();
+        let folded = parts.iter().map(|p| words(p.1).concat()).collect();
+        Written { raw, parts, folded }
+    }
+
+    /// Where the sentence frame puts the name: after the words that lead
+    /// into it ("please call", "hi, I'm", "my name is") and before the
+    /// first that ends it ("to room", "checking in", "please"), at most
+    /// four words.
+    fn frame(&self) -> Option<(usize, usize)> {
+        let n = self.folded.len();
+        let i = (0..n).find(|&i| !self.folded[i].is_empty() && !frame_word(&self.folded[i]))?;
+        let end = (i + 1..n)
+            .find(|&j| ends_name(&self.folded[j]))
+            .unwrap_or(n)
+            .min(i + 4);
+        Some((i, end - i))
+    }
+
+    /// The slot at words `i..i + k`, with `names` to weigh there and its
+    /// wider forms.
+    fn slot(&self, i: usize, k: usize, names: Vec<String>) -> Slot {
+        let at = |i: usize, k: usize| {
+            let mut before = self.raw[..i].join(" ");
+            before.push_str(self.parts[i].0);
+            let heard: Vec<&str> = self.parts[i..i + k].iter().map(|p| p.1).collect();
+            let mut after = self.parts[i + k - 1].2.to_string();
+            if i + k < self.raw.len() {
+                after.push(' ');
+                after.push_str(&self.raw[i + k..].join(" "));
+            }
+            Slot {
+                before: before.trim().to_string(),
+                heard: heard.join(" "),
+                after,
+                names: names.clone(),
+                wider: Vec::new(),
+            }
+        };
+        // tiny.en often splits a name it does not know into a stray word
+        // beside the stretch ("in Gozi, Aqefer" for Ngozi Okafor), so the
+        // name may also take the place of the word before and/or after it.
+        let left = i > 0 && !self.parts[i - 1].1.is_empty();
+        let right = i + k < self.parts.len() && !self.parts[i + k].1.is_empty();
+        let mut wider = Vec::new();
+        if left {
+            wider.push(at(i - 1, k + 1));
         }
-        Slot {
-            before: before.trim().to_string(),
-            heard: heard.join(" "),
-            after,
-            names: names.clone(),
-            wider: Vec::new(),
+        if right {
+            wider.push(at(i, k + 1));
         }
+        if left && right {
+            wider.push(at(i - 1, k + 2));
+        }
+        Slot { wider, ..at(i, k) }
+    }
+}
+
+/// The stretches of `text` where a name was most likely said, each with
+/// the names to weigh against the audio there: the run of 1..=4 words
+/// nearest to any of today's names, by letters or by sound; then, if it
+/// is elsewhere, the stretch the sentence frame leaves for a name ("Hi,
+/// Quaint Mitz of checking in", said for Kwame Mensah, came nearer to
+/// other names elsewhere). In each slot every name is weighed in that one
+/// place, so their weights compare with each other.
+pub fn slots(text: &str, candidates: &[Candidate]) -> Vec<Slot> {
+    let written = Written::new(text);
+    let n = written.parts.len();
+    let mut runs = Vec::new();
+    for i in 0..n {
+        for k in 1..=4.min(n - i) {
+            let said = &written.folded[i..i + k];
+            if said.iter().all(|w| w.is_empty() || frame_word(w)) {
+                continue;
+            }
+            let spoken: Vec<&str> = written.parts[i..i + k].iter().map(|p| p.1).collect();
+            runs.push(((i, k), said.concat(), said_sounds(&spoken.join(" "))));
+        }
+    }
+    // Each candidate's nearness to the runs inside `i..i + k`, nearest
+    // first, and where the nearest of all is.
+    let nearest = |within: (usize, usize)| -> Option<((usize, usize), Vec<String>)> {
+        let inside = |&&((i, k), _, _): &&((usize, usize), String, Option<Vec<char>>)| {
+            i >= within.0 && i + k <= within.0 + within.1
+        };
+        let mut named: Vec<(f32, (usize, usize), String)> = candidates
+            .iter()
+            .map(|c| {
+                let name = full_name(c);
+                let folded = words(&name).concat();
+                let target = name_sounds(&name);
+                let (near, at) = runs
+                    .iter()
+                    .filter(inside)
+                    .map(|(at, f, heard)| {
+                        let letters = strsim::jaro_winkler(f, &folded) as f32;
+                        let sound = match (heard, &target) {
+                            (Some(h), Some(t)) => {
+                                1.0 - sound_distance(h, t) / h.len().max(t.len()) as f32
+                            }
+                            _ => 0.0,
+                        };
+                        (letters.max(sound), *at)
+                    })
+                    .fold((f32::MIN, (0, 0)), |a, b| if b.0 > a.0 { b } else { a });
+                (near, at, name)
+            })
+            .collect();
+        named.sort_by(|a, b| b.0.total_cmp(&a.0));
+        named.dedup_by(|a, b| a.2 == b.2);
+        let &(_, at, _) = named.first().filter(|n| n.0 > f32::MIN)?;
+        Some((at, named.into_iter().map(|n| n.2).collect()))
     };
-    // tiny.en often splits a name it does not know into a stray word
-    // beside the stretch ("in Gozi, Aqefer" for Ngozi Okafor), so the
-    // name may also take the place of the word before and/or after it.
-    let left = i > 0 && !parts[i - 1].1.is_empty();
-    let right = i + k < parts.len() && !parts[i + k].1.is_empty();
-    let mut wider = Vec::new();
-    if left {
-        wider.push(at(i - 1, k + 1));
+    let Some(((i, k), names)) = nearest((0, n)) else {
+        return Vec::new();
+    };
+    let mut found = vec![written.slot(i, k, names)];
+    if let Some(frame) = written.frame()
+        && frame != (i, k)
+        && let Some((_, names)) = nearest(frame)
+    {
+        found.push(written.slot(frame.0, frame.1, names));
     }
-    if right {
-        wider.push(at(i, k + 1));
-    }
-    if left && right {
-        wider.push(at(i - 1, k + 2));
-    }
-    Some(Slot { wider, ..at(i, k) })
+    found
+}
+
+/// The first of [`slots`]: the run nearest to any of today's names.
+pub fn slot(text: &str, candidates: &[Candidate]) -> Option<Slot> {
+    slots(text, candidates).into_iter().next()
 }
 
 /// What the audio says about each weighed name: log-probability (nats) of
@@ -761,6 +894,50 @@ mod tests {
         assert!(s.wider.is_empty(), "no word beside it");
         assert_eq!(slot("", &people), None);
         assert_eq!(slot("... !", &people), None);
+    }
+
+    #[test]
+    fn the_sentence_frame_offers_a_second_stretch_and_never_frame_words_alone() {
+        let people = [
+            c("elena", "Elena", "Popescu"),
+            c("kwame", "Kwame", "Mensah"),
+            c("dmitri", "Dmitri", "Volkov"),
+            c("tomasz", "Tomasz", "Nowak"),
+        ];
+        // tiny.en's reading of "Hi, Kwame Mensah checking in, please."
+        let found = slots("Hi, Quaint Mitz of Checking In, Please?", &people);
+        let heard: Vec<&str> = found.iter().map(|s| s.heard.as_str()).collect();
+        assert!(
+            !heard.contains(&"Please"),
+            "a stretch of frame words alone is no name: {heard:?}"
+        );
+        let frame = found
+            .iter()
+            .find(|s| s.heard == "Quaint Mitz of")
+            .unwrap_or_else(|| panic!("the frame's stretch is missing: {heard:?}"));
+        assert_eq!(frame.before, "Hi,");
+        assert_eq!(frame.after, " Checking In, Please?");
+        assert_eq!(
+            frame.names.len(),
+            4,
+            "every booked name may be weighed there"
+        );
+        // Frame words lead into the name and end it: "please call …
+        // to room", "hi, I'm …, I am".
+        let found = slots("Please call the Meetream, I'll come to room 3.", &people);
+        assert!(
+            found.iter().any(|s| s.heard == "Meetream I'll come"),
+            "{found:?}"
+        );
+        assert!(found.iter().all(|s| s.heard != "to"));
+        let found = slots("Hi, I'm Thomas Noep, I am a two-at-lock.", &people);
+        // The nearest run swallows "I am"; the frame stops before it.
+        let heard: Vec<&str> = found.iter().map(|s| s.heard.as_str()).collect();
+        assert_eq!(heard, ["Thomas Noep I am", "Thomas Noep"]);
+        // Where the frame agrees with the nearest run, one slot.
+        assert_eq!(slots("Call Tomasz Nowak to room 2.", &people).len(), 1);
+        // Nothing but frame words: no slot at all.
+        assert!(slots("Please call to room 3.", &people).is_empty());
     }
 
     #[test]
