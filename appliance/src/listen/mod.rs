@@ -236,11 +236,7 @@ fn weigh_wider(
             names: names.clone(),
             ..wide.clone()
         };
-        for (name, gain) in weigh_slot(t, expected, &wide, names.len(), 0) {
-            if let Some(w) = wider.0.iter_mut().find(|(n, _)| *n == name) {
-                w.1 = w.1.max(gain);
-            }
-        }
+        wider.keep_better(weigh_slot(t, expected, &wide, names.len(), 0));
     }
     wider
         .clearly_by(names::CLEARLY_WIDER)
@@ -292,12 +288,7 @@ fn transcribe_and_weigh(
             if here.clearly_by(names::CLEARLY_WIDER).is_none() {
                 continue;
             }
-            for (name, gain) in here.0 {
-                match first.0.iter_mut().find(|(n, _)| *n == name) {
-                    Some(w) => w.1 = w.1.max(gain),
-                    None => first.0.push((name, gain)),
-                }
-            }
+            first.keep_better(here.0);
             from = frame;
         }
         heard.weighed = weigh_wider(t, expected, &from, &first).unwrap_or(first);

@@ -581,6 +581,17 @@ impl Weighed {
         (*gain >= -FITS && gain - second >= margin).then_some(name.as_str())
     }
 
+    /// Adds names weighed elsewhere; a name weighed twice keeps its better
+    /// fit.
+    pub fn keep_better(&mut self, more: Vec<(String, f32)>) {
+        for (name, gain) in more {
+            match self.0.iter_mut().find(|(n, _)| *n == name) {
+                Some(w) => w.1 = w.1.max(gain),
+                None => self.0.push((name, gain)),
+            }
+        }
+    }
+
     /// The weight of the person with this id, if their name was weighed.
     fn of_id(&self, candidates: &[Candidate], id: &str) -> Option<f32> {
         let name = full_name(candidates.iter().find(|c| c.id == id)?);
@@ -938,6 +949,25 @@ mod tests {
         assert_eq!(slots("Call Tomasz Nowak to room 2.", &people).len(), 1);
         // Nothing but frame words: no slot at all.
         assert!(slots("Please call to room 3.", &people).is_empty());
+    }
+
+    #[test]
+    fn a_name_weighed_in_two_places_keeps_its_better_fit() {
+        let mut w = weighed(&[("Kwame Mensah", -30.0), ("Dan Brown", -2.0)]);
+        w.keep_better(vec![
+            ("Kwame Mensah".into(), 8.0),
+            ("Dan Brown".into(), -9.0),
+            ("Anh Nguyen".into(), -8.5),
+        ]);
+        assert_eq!(
+            w,
+            weighed(&[
+                ("Kwame Mensah", 8.0),
+                ("Dan Brown", -2.0),
+                ("Anh Nguyen", -8.5)
+            ])
+        );
+        assert_eq!(w.clearly(), Some("Kwame Mensah"));
     }
 
     #[test]
