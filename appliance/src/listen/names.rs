@@ -3,8 +3,9 @@
 //! wrote, and the whole name compared as sounds (espeak-ng phonemes),
 //! scanning the whole utterance rather than trusting a parse of where the
 //! name starts; then what the audio itself says, when the recogniser
-//! weighed the nearest names against it ([`Weighed`]). Never guesses
-//! between two close matches.
+//! weighed the nearest names against it ([`Weighed`]) in the stretch
+//! nearest a booked name and in the one the sentence frame leaves for a
+//! name ([`slots`]). Never guesses between two close matches.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
