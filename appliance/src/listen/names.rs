@@ -507,24 +507,31 @@ pub fn slots(text: &str, candidates: &[Candidate]) -> Vec<Slot> {
             runs.push(((i, k), said.concat(), said_sounds(&spoken.join(" "))));
         }
     }
+    // Each name's letters and sounds, read once for both stretches.
+    let targets: Vec<(String, String, Option<Vec<char>>)> = candidates
+        .iter()
+        .map(|c| {
+            let name = full_name(c);
+            let folded = words(&name).concat();
+            let sounds = name_sounds(&name);
+            (name, folded, sounds)
+        })
+        .collect();
     // Each candidate's nearness to the runs inside `i..i + k`, nearest
     // first, and where the nearest of all is.
     let nearest = |within: (usize, usize)| -> Option<((usize, usize), Vec<String>)> {
         let inside = |&&((i, k), _, _): &&((usize, usize), String, Option<Vec<char>>)| {
             i >= within.0 && i + k <= within.0 + within.1
         };
-        let mut named: Vec<(f32, (usize, usize), String)> = candidates
+        let mut named: Vec<(f32, (usize, usize), String)> = targets
             .iter()
-            .map(|c| {
-                let name = full_name(c);
-                let folded = words(&name).concat();
-                let target = name_sounds(&name);
+            .map(|(name, folded, target)| {
                 let (near, at) = runs
                     .iter()
                     .filter(inside)
                     .map(|(at, f, heard)| {
-                        let letters = strsim::jaro_winkler(f, &folded) as f32;
-                        let sound = match (heard, &target) {
+                        let letters = strsim::jaro_winkler(f, folded) as f32;
+                        let sound = match (heard, target) {
                             (Some(h), Some(t)) => {
                                 1.0 - sound_distance(h, t) / h.len().max(t.len()) as f32
                             }
@@ -533,7 +540,7 @@ pub fn slots(text: &str, candidates: &[Candidate]) -> Vec<Slot> {
                         (letters.max(sound), *at)
                     })
                     .fold((f32::MIN, (0, 0)), |a, b| if b.0 > a.0 { b } else { a });
-                (near, at, name)
+                (near, at, name.clone())
             })
             .collect();
         named.sort_by(|a, b| b.0.total_cmp(&a.0));
