@@ -289,7 +289,7 @@ fn front_desk_utterances_are_understood() {
                 speaker.label(),
                 if intent_ok { "ok" } else { "WRONG" },
                 name_ok,
-                weighed.0
+                weighed.names
             ));
         }
     }

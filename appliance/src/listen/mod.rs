@@ -224,10 +224,10 @@ fn weigh_wider(
     slot: &names::Slot,
     first: &Weighed,
 ) -> Option<Weighed> {
-    if first.0.is_empty() || first.clearly().is_some() {
+    if first.names.is_empty() || first.clearly().is_some() {
         return None;
     }
-    let mut best = first.0.clone();
+    let mut best = first.names.clone();
     best.sort_by(|a, b| b.1.total_cmp(&a.1));
     let names: Vec<String> = best.into_iter().take(WEIGH_WIDER).map(|(n, _)| n).collect();
     let mut wider = first.clone();
@@ -242,6 +242,32 @@ fn weigh_wider(
         .clearly_by(names::CLEARLY_WIDER)
         .is_some()
         .then_some(wider)
+}
+
+/// How much better the name the audio clearly says fits than the other
+/// person the transcript may name instead ("Lee Murphy" for Liam
+/// Murphy), at worst; `None` when there is no such name or no such
+/// person (see [`names::rival_slots`]).
+fn weigh_rivals(
+    t: &mut Transcriber,
+    expected: &Expected,
+    text: &str,
+    weighed: &Weighed,
+) -> Option<f32> {
+    let name = weighed.clearly()?;
+    let person = expected
+        .people
+        .iter()
+        .find(|c| names::full_name(c) == name)?;
+    names::rival_slots(text, person)
+        .iter()
+        // A rival that could not be weighed is not ruled out.
+        .map(|slot| {
+            weigh_slot(t, expected, slot, 1, 0)
+                .first()
+                .map_or(f32::NEG_INFINITY, |w| w.1)
+        })
+        .reduce(f32::min)
 }
 
 /// A transcription on its way.
@@ -277,27 +303,28 @@ fn transcribe_and_weigh(
     let started = Instant::now();
     let mut slots = names::slots(&heard.text, &expected.people).into_iter();
     if let Some(nearest) = slots.next() {
-        let mut first = Weighed(weigh_slot(t, expected, &nearest, WEIGH_NEAR, WEIGH_MORE));
+        let mut first = Weighed::new(weigh_slot(t, expected, &nearest, WEIGH_NEAR, WEIGH_MORE));
         let mut from = nearest;
         // The frame's stretch counts only when it settles the name by a
         // wide margin: a longer stretch of garbled words lifts every name
         // weighed there (see `names::CLEARLY_WIDER`). Each name then keeps
         // its better fit.
         for frame in slots {
-            let here = Weighed(weigh_slot(t, expected, &frame, WEIGH_NEAR, WEIGH_MORE));
+            let here = Weighed::new(weigh_slot(t, expected, &frame, WEIGH_NEAR, WEIGH_MORE));
             if here.clearly_by(names::CLEARLY_WIDER).is_none() {
                 continue;
             }
-            first.keep_better(here.0);
+            first.keep_better(here.names);
             from = frame;
         }
         heard.weighed = weigh_wider(t, expected, &from, &first).unwrap_or(first);
+        heard.weighed.over_rivals = weigh_rivals(t, expected, &heard.text, &heard.weighed);
     }
     heard.took += started.elapsed();
     // Timing only: what was said is health information and stays out of logs.
     tracing::debug!(
         weigh_ms = started.elapsed().as_secs_f64() * 1000.0,
-        names = heard.weighed.0.len(),
+        names = heard.weighed.names.len(),
         "names weighed against the audio"
     );
     Ok(heard)

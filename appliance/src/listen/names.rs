@@ -5,7 +5,8 @@
 //! name starts; then what the audio itself says, when the recogniser
 //! weighed the nearest names against it ([`Weighed`]) in the stretch
 //! nearest a booked name and in the one the sentence frame leaves for a
-//! name ([`slots`]). Never guesses between two close matches.
+//! name ([`slots`]), and against the other person the transcript may name
+//! instead ([`rival_slots`]). Never guesses between two close matches.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -566,14 +567,62 @@ pub fn slot(text: &str, candidates: &[Candidate]) -> Option<Slot> {
     slots(text, candidates).into_iter().next()
 }
 
+/// Where the transcript names someone else who shares a name with
+/// `person`: a word of the booked name written exactly, beside a word that
+/// is not the rest of it ("Lee Murphy" for Liam Murphy, "Peter Schmidt"
+/// for Noah Schmidt). Each slot is that pair of words, with the booked
+/// name to weigh there: it must fit the audio at least as well as the
+/// other person's name before the audio may act on it.
+pub fn rival_slots(text: &str, person: &Candidate) -> Vec<Slot> {
+    let written = Written::new(text);
+    let (first, last) = (words(&person.first).concat(), words(&person.last).concat());
+    let n = written.folded.len();
+    let other = |j: usize, rest: &str| {
+        let w = &written.folded[j];
+        !w.is_empty() && !frame_word(w) && w != rest
+    };
+    let mut pairs = Vec::new();
+    for i in 0..n {
+        let w = &written.folded[i];
+        if *w == last && i > 0 && other(i - 1, &first) {
+            pairs.push(i - 1);
+        }
+        if *w == first && i + 1 < n && other(i + 1, &last) {
+            pairs.push(i);
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|i| Slot {
+            wider: Vec::new(),
+            ..written.slot(i, 2, vec![full_name(person)])
+        })
+        .collect()
+}
+
 /// What the audio says about each weighed name: log-probability (nats) of
 /// the name in its slot minus that of what the recogniser wrote there.
 /// Near zero or above: the audio fits the name about as well as the
 /// transcript. Far below: the name was not said.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Weighed(pub Vec<(String, f32)>);
+pub struct Weighed {
+    /// Each booked name weighed, with its weight.
+    pub names: Vec<(String, f32)>,
+    /// For the name the audio clearly says: how much better it fits than
+    /// the other person the transcript may name instead (see
+    /// [`rival_slots`]), at worst. `None` when there is no such person.
+    pub over_rivals: Option<f32>,
+}
 
 impl Weighed {
+    /// Names weighed, with no rival weighed yet.
+    pub fn new(names: Vec<(String, f32)>) -> Weighed {
+        Weighed {
+            names,
+            over_rivals: None,
+        }
+    }
+
     /// The one name the audio clearly says, if any: it fits about as well
     /// as what was written, and much better than every other name weighed.
     pub fn clearly(&self) -> Option<&str> {
@@ -582,7 +631,7 @@ impl Weighed {
 
     /// [`Weighed::clearly`] with another margin over the second name.
     pub fn clearly_by(&self, margin: f32) -> Option<&str> {
-        let mut by_weight: Vec<&(String, f32)> = self.0.iter().collect();
+        let mut by_weight: Vec<&(String, f32)> = self.names.iter().collect();
         by_weight.sort_by(|a, b| b.1.total_cmp(&a.1));
         let (name, gain) = by_weight.first()?;
         let second = by_weight.get(1).map_or(f32::NEG_INFINITY, |w| w.1);
@@ -593,9 +642,9 @@ impl Weighed {
     /// fit.
     pub fn keep_better(&mut self, more: Vec<(String, f32)>) {
         for (name, gain) in more {
-            match self.0.iter_mut().find(|(n, _)| *n == name) {
+            match self.names.iter_mut().find(|(n, _)| *n == name) {
                 Some(w) => w.1 = w.1.max(gain),
-                None => self.0.push((name, gain)),
+                None => self.names.push((name, gain)),
             }
         }
     }
@@ -603,7 +652,7 @@ impl Weighed {
     /// The weight of the person with this id, if their name was weighed.
     fn of_id(&self, candidates: &[Candidate], id: &str) -> Option<f32> {
         let name = full_name(candidates.iter().find(|c| c.id == id)?);
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, g)| *g)
+        self.names.iter().find(|(n, _)| *n == name).map(|(_, g)| *g)
     }
 }
 
@@ -623,7 +672,8 @@ pub const CLEARLY_WIDER: f32 = 10.0;
 /// utterance is only text).
 ///
 /// The audio can turn a "did you say …?" or a "which one?" into acting at
-/// once, when it clearly says one of the people asked about; it turns a
+/// once, when it clearly says one of the people asked about and fits them
+/// at least as well as any rival written ([`Weighed::over_rivals`]); it turns a
 /// name the spelling alone was sure of into a question when it fits the
 /// audio much worse than what was written, or when the audio clearly says
 /// someone else; and it can ask about a name the spelling missed. It never
@@ -654,6 +704,10 @@ pub fn find(said: &[String], candidates: &[Candidate], weighed: &Weighed) -> Nam
         return text;
     };
     let id = person.id.clone();
+    // The transcript may name someone else who shares a name with them
+    // ("Lee Murphy" for Liam Murphy): the audio may then act only if the
+    // booked name fits it at least as well.
+    let no_rival = weighed.over_rivals.is_none_or(|o| o >= 0.0);
     match text {
         NameMatch::One { id: sure, score } if sure != id => {
             let sure_fits = weighed.of_id(candidates, &sure);
@@ -663,8 +717,12 @@ pub fn find(said: &[String], candidates: &[Candidate], weighed: &Weighed) -> Nam
                 NameMatch::One { id: sure, score }
             }
         }
-        NameMatch::Unsure { id: asked, score } if asked == id => NameMatch::One { id, score },
-        NameMatch::Several(ids) if ids.contains(&id) => NameMatch::One { id, score: SURE },
+        NameMatch::Unsure { id: asked, score } if asked == id && no_rival => {
+            NameMatch::One { id, score }
+        }
+        NameMatch::Several(ids) if ids.contains(&id) && no_rival => {
+            NameMatch::One { id, score: SURE }
+        }
         NameMatch::One { .. } => text,
         _ => NameMatch::Unsure { id, score: 0.0 },
     }
@@ -869,7 +927,7 @@ mod tests {
     }
 
     fn weighed(w: &[(&str, f32)]) -> Weighed {
-        Weighed(w.iter().map(|(n, g)| (n.to_string(), *g)).collect())
+        Weighed::new(w.iter().map(|(n, g)| (n.to_string(), *g)).collect())
     }
 
     #[test]
@@ -1045,5 +1103,57 @@ mod tests {
             find(&words("Sarah Jones"), &twins, &w),
             NameMatch::Several(_)
         ));
+    }
+
+    #[test]
+    fn a_transcript_naming_someone_else_with_the_same_last_name_is_a_rival() {
+        let liam = c("liam", "Liam", "Murphy");
+        let heard = |text: &str, who: &Candidate| -> Vec<String> {
+            rival_slots(text, who)
+                .into_iter()
+                .map(|s| s.heard)
+                .collect()
+        };
+        // Another first name beside the booked last name, or another last
+        // name after the booked first name: someone else, maybe.
+        assert_eq!(
+            heard("Hello, my name is Lee Murphy.", &liam),
+            ["Lee Murphy"]
+        );
+        let omar = c("omar", "Omar", "Farouk");
+        assert_eq!(heard("Omar Tharo,", &omar), ["Omar Tharo"]);
+        let noah = c("noah", "Noah", "Schmidt");
+        let slots = rival_slots("Hi, I'm Peter Schmidt, Chaakin' Yoo,", &noah);
+        assert_eq!(slots.len(), 1);
+        assert_eq!(slots[0].before, "Hi, I'm");
+        assert_eq!(slots[0].names, ["Noah Schmidt"]);
+        // The booked name itself, a frame word beside it, or nothing
+        // kept exactly: no rival.
+        assert!(heard("Call Liam Murphy to room 2", &liam).is_empty());
+        let dan = c("dan", "Dan", "Brown");
+        assert!(heard("Ko and Brown, Tarum 2,", &dan).is_empty());
+        assert!(heard("Check in Van Drown, please.", &dan).is_empty());
+    }
+
+    #[test]
+    fn the_audio_acts_only_if_the_booked_name_beats_the_rival_written() {
+        let people = [c("liam", "Liam", "Murphy"), c("dan", "Dan", "Brown")];
+        let said = words("Hello, my name is Lee Murphy.");
+        let mut w = weighed(&[("Liam Murphy", -3.9), ("Dan Brown", -30.0)]);
+        // Spelling asks about Liam Murphy, the audio clearly says him.
+        assert!(matches!(
+            find(&said, &people, &Weighed::default()),
+            NameMatch::Unsure { id, .. } if id == "liam"
+        ));
+        assert!(matches!(find(&said, &people, &w), NameMatch::One { .. }));
+        // But "Lee Murphy" fits the audio 3.9 better: still a question.
+        w.over_rivals = Some(-3.9);
+        assert!(matches!(
+            find(&said, &people, &w),
+            NameMatch::Unsure { id, .. } if id == "liam"
+        ));
+        // The booked name fitting at least as well acts at once.
+        w.over_rivals = Some(1.6);
+        assert!(matches!(find(&said, &people, &w), NameMatch::One { id, .. } if id == "liam"));
     }
 }
