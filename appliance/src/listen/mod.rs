@@ -294,8 +294,8 @@ fn transcribe_and_weigh(
     // A booked name spelled exactly, and no one else near it: nothing for
     // the audio to settle, and the person is not kept waiting for it.
     let said = names::words(&heard.text);
-    if let names::NameMatch::One { score, .. } =
-        names::find(&said, &expected.people, &Weighed::default())
+    let by_spelling = names::find(&said, &expected.people, &Weighed::default());
+    if let names::NameMatch::One { score, .. } = by_spelling
         && score >= 1.0
     {
         return Ok(heard);
@@ -318,7 +318,11 @@ fn transcribe_and_weigh(
             from = frame;
         }
         heard.weighed = weigh_wider(t, expected, &from, &first).unwrap_or(first);
-        heard.weighed.over_rivals = weigh_rivals(t, expected, &heard.text, &heard.weighed);
+        // A rival matters only where the audio may act on a name spelling
+        // alone did not settle.
+        if !matches!(by_spelling, names::NameMatch::One { .. }) {
+            heard.weighed.over_rivals = weigh_rivals(t, expected, &heard.text, &heard.weighed);
+        }
     }
     heard.took += started.elapsed();
     // Timing only: what was said is health information and stays out of logs.
