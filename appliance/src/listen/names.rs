@@ -448,26 +448,30 @@ impl<'a> Written<'a> {
         Some((i, end - i))
     }
 
+    /// The stretch at words `i..i + k`, with `names` to weigh there and
+    /// no wider forms.
+    fn stretch(&self, i: usize, k: usize, names: &[String]) -> Slot {
+        let mut before = self.raw[..i].join(" ");
+        before.push_str(self.parts[i].0);
+        let heard: Vec<&str> = self.parts[i..i + k].iter().map(|p| p.1).collect();
+        let mut after = self.parts[i + k - 1].2.to_string();
+        if i + k < self.raw.len() {
+            after.push(' ');
+            after.push_str(&self.raw[i + k..].join(" "));
+        }
+        Slot {
+            before: before.trim().to_string(),
+            heard: heard.join(" "),
+            after,
+            names: names.to_vec(),
+            wider: Vec::new(),
+        }
+    }
+
     /// The slot at words `i..i + k`, with `names` to weigh there and its
     /// wider forms.
     fn slot(&self, i: usize, k: usize, names: Vec<String>) -> Slot {
-        let at = |i: usize, k: usize| {
-            let mut before = self.raw[..i].join(" ");
-            before.push_str(self.parts[i].0);
-            let heard: Vec<&str> = self.parts[i..i + k].iter().map(|p| p.1).collect();
-            let mut after = self.parts[i + k - 1].2.to_string();
-            if i + k < self.raw.len() {
-                after.push(' ');
-                after.push_str(&self.raw[i + k..].join(" "));
-            }
-            Slot {
-                before: before.trim().to_string(),
-                heard: heard.join(" "),
-                after,
-                names: names.clone(),
-                wider: Vec::new(),
-            }
-        };
+        let at = |i: usize, k: usize| self.stretch(i, k, &names);
         // tiny.en often splits a name it does not know into a stray word
         // beside the stretch ("in Gozi, Aqefer" for Ngozi Okafor), so the
         // name may also take the place of the word before and/or after it.
@@ -593,10 +597,7 @@ pub fn rival_slots(text: &str, person: &Candidate) -> Vec<Slot> {
     }
     pairs
         .into_iter()
-        .map(|i| Slot {
-            wider: Vec::new(),
-            ..written.slot(i, 2, vec![full_name(person)])
-        })
+        .map(|i| written.stretch(i, 2, &[full_name(person)]))
         .collect()
 }
 
