@@ -212,7 +212,7 @@ fn live(asr: &Asr, speech: &[f32], expected: &Expected, rooms: &[String]) -> Res
     let parsed = intent::parse(&text, rooms);
     let weighed = heard.transcript.map(|t| t.weighed).unwrap_or_default();
     let n_weighed = weighed.names.len();
-    let who = names::find(&names::words(&text), &expected.people, &weighed);
+    let who = names::find(&text, &expected.people, &weighed);
     let intent_at = Instant::now();
     drop(rx);
     let _ = feeder.join();

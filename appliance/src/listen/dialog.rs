@@ -263,7 +263,6 @@ pub async fn respond_weighed(
     let rooms = &practice.config.settings.rooms;
     let intent = intent::parse(&heard, rooms);
     reply.intent = intent_name(&intent);
-    let said = names::words(&heard);
     let pending = conv.take_pending(&mode);
     let today = clinic.today().await.map_err(CheckinError::from)?;
 
@@ -344,7 +343,7 @@ pub async fn respond_weighed(
                 .filter(|c| ids.contains(&c.id))
                 .collect();
             let people = by_time(&practice, &today, people, time);
-            match names::find(&said, &people, weighed) {
+            match names::find(&heard, &people, weighed) {
                 NameMatch::One { id, .. } => {
                     act(
                         clinic, conv, &practice, &mode, &today, &id, purpose, &mut reply,
@@ -355,7 +354,7 @@ pub async fn respond_weighed(
             }
         }
         (Intent::CheckIn { time, provider }, _) => {
-            if matches!(mode, Mode::Desk { .. }) && !names_anyone(&said, &today, weighed) {
+            if matches!(mode, Mode::Desk { .. }) && !names_anyone(&heard, &today, weighed) {
                 reply.say = "Sorry, I didn't catch who.".into();
             } else {
                 let purpose = Purpose::CheckIn;
@@ -363,7 +362,7 @@ pub async fn respond_weighed(
                 let people = by_provider(&today, people, provider.as_deref());
                 let people = by_time(&practice, &today, people, time);
                 decide(
-                    clinic, conv, &mode, &practice, &today, &said, weighed, people, purpose,
+                    clinic, conv, &mode, &practice, &today, &heard, weighed, people, purpose,
                     &mut reply,
                 )
                 .await?;
@@ -373,7 +372,8 @@ pub async fn respond_weighed(
             let purpose = Purpose::Call { room };
             let people = candidates(&today, &purpose);
             decide(
-                clinic, conv, &mode, &practice, &today, &said, weighed, people, purpose, &mut reply,
+                clinic, conv, &mode, &practice, &today, &heard, weighed, people, purpose,
+                &mut reply,
             )
             .await?;
         }
@@ -424,9 +424,9 @@ fn finish(conv: &Conversations, mode: &Mode, reply: Reply) -> Reply {
 }
 
 /// Does the utterance name anybody on today's lists at all?
-fn names_anyone(said: &[String], today: &Day, weighed: &Weighed) -> bool {
+fn names_anyone(heard: &str, today: &Day, weighed: &Weighed) -> bool {
     let people = candidates(today, &Purpose::CheckIn);
-    !matches!(names::find(said, &people, weighed), NameMatch::None)
+    !matches!(names::find(heard, &people, weighed), NameMatch::None)
 }
 
 /// Who the utterance can mean: today's appointments for a check-in, the
@@ -518,13 +518,13 @@ async fn decide(
     mode: &Mode,
     practice: &Practice,
     today: &Day,
-    said: &[String],
+    heard: &str,
     weighed: &Weighed,
     people: Vec<Candidate>,
     purpose: Purpose,
     reply: &mut Reply,
 ) -> Result<(), DialogError> {
-    match names::find(said, &people, weighed) {
+    match names::find(heard, &people, weighed) {
         NameMatch::One { id, .. } => {
             act(clinic, conv, practice, mode, today, &id, purpose, reply).await?;
         }

@@ -118,6 +118,17 @@ fn roman(w: &str) -> Option<&'static str> {
     })
 }
 
+/// A folded word (see `names::words`) that begins the rest of a sentence
+/// rather than continuing a name: a number, a time, a room as the
+/// recogniser writes it ("Sarah Jones two o'clock", "Sarah Jones T-Room
+/// II").
+pub fn ends_a_name(w: &str) -> bool {
+    number(w).is_some()
+        || room_word(w.trim_end_matches(|c: char| c.is_ascii_digit())).is_some()
+        || roman(w).is_some()
+        || matches!(w, "am" | "pm" | "oclock")
+}
+
 /// Splits "2:30" and "2pm" the way people say them.
 fn tokens(text: &str) -> Vec<String> {
     let spaced = text

@@ -292,10 +292,12 @@ fn transcribe_and_weigh(
         return Ok(heard);
     }
     // A booked name spelled exactly, and no one else near it: nothing for
-    // the audio to settle, and the person is not kept waiting for it.
-    let said = names::words(&heard.text);
-    let by_spelling = names::find(&said, &expected.people, &Weighed::default());
-    if let names::NameMatch::One { score, .. } = by_spelling
+    // the audio to settle, and the person is not kept waiting for it. (If
+    // a word is glued on after it, spelling asks and the audio cannot
+    // settle that either: see `names::find`.)
+    let by_spelling = names::find(&heard.text, &expected.people, &Weighed::default());
+    if let names::NameMatch::One { score, .. } | names::NameMatch::Unsure { score, .. } =
+        by_spelling
         && score >= 1.0
     {
         return Ok(heard);
