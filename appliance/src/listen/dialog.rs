@@ -503,7 +503,7 @@ fn by_provider(today: &Day, people: Vec<Candidate>, provider: Option<&str>) -> V
                 .is_some_and(|e| {
                     names::words(&e.provider_name)
                         .iter()
-                        .any(|w| names::similarity(w, p) >= 0.85)
+                        .any(|w| names::similarity(p, w) >= 0.85)
                 })
         })
         .cloned()
