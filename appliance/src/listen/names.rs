@@ -644,17 +644,30 @@ pub fn rival_slots(text: &str, person: &Candidate) -> Vec<Slot> {
     let written = Written::new(text);
     let (first, last) = (words(&person.first).concat(), words(&person.last).concat());
     let n = written.folded.len();
-    let other = |j: usize, rest: &str| {
+    // The word at `j` names someone else, unless it is a frame word, the
+    // rest of the name, or a piece of the rest split in two with the word
+    // at `beyond` ("Iro Shi Tanaka" for Hiroshi Tanaka).
+    let other = |j: usize, beyond: Option<usize>, rest: &str| {
         let w = &written.folded[j];
-        !w.is_empty() && !frame_word(w) && w != rest
+        let split = beyond
+            .and_then(|b| Some((b, written.folded.get(b)?)))
+            .is_some_and(|(b, far)| {
+                let joined = if b < j {
+                    format!("{far}{w}")
+                } else {
+                    format!("{w}{far}")
+                };
+                similarity(&joined, rest) >= PLAUSIBLE
+            });
+        !w.is_empty() && !frame_word(w) && w != rest && !split
     };
     let mut pairs = Vec::new();
     for i in 0..n {
         let w = &written.folded[i];
-        if *w == last && i > 0 && other(i - 1, &first) {
+        if *w == last && i > 0 && other(i - 1, i.checked_sub(2), &first) {
             pairs.push(i - 1);
         }
-        if *w == first && i + 1 < n && other(i + 1, &last) {
+        if *w == first && i + 1 < n && other(i + 1, Some(i + 2), &last) {
             pairs.push(i);
         }
     }
@@ -1249,6 +1262,14 @@ mod tests {
         let dan = c("dan", "Dan", "Brown");
         assert!(heard("Ko and Brown, Tarum 2,", &dan).is_empty());
         assert!(heard("Check in Van Drown, please.", &dan).is_empty());
+        // The rest of the name split in two is no one else.
+        let hiroshi = c("hiroshi", "Hiroshi", "Tanaka");
+        assert!(heard("Iro Shi Tanaka,", &hiroshi).is_empty());
+        assert!(heard("Check in Hiroshi Tat Arka, Please...", &hiroshi).is_empty());
+        assert_eq!(
+            heard("Check in Hiroshi Tatsumi, please.", &hiroshi),
+            ["Hiroshi Tatsumi"]
+        );
     }
 
     #[test]
