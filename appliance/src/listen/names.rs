@@ -329,9 +329,7 @@ fn whole_name(said: &[String], first: &[String], last: &[String]) -> f32 {
             if run == whole {
                 return 1.0; // the same letters: just joined or split
             }
-            let jw = strsim::jaro_winkler(&run, &whole) as f32;
-            let lev = strsim::normalized_levenshtein(&run, &whole) as f32;
-            best = best.max((jw + lev) / 2.0);
+            best = best.max(letters_alike(&run, &whole));
             if run.len() > whole.len() * 2 {
                 break;
             }
@@ -339,6 +337,16 @@ fn whole_name(said: &[String], first: &[String], last: &[String]) -> f32 {
     }
     // Never "sure" on spelling alone.
     best.min(SURE - 0.01)
+}
+
+/// How alike two runs of letters are when the word boundaries in them
+/// mean nothing: Jaro-Winkler alone would call any word that begins with
+/// the other near ("kimurai" / "kim", 0.87), so the share of letters to
+/// change counts as much.
+fn letters_alike(run: &str, name: &str) -> f32 {
+    let jw = strsim::jaro_winkler(run, name) as f32;
+    let lev = strsim::normalized_levenshtein(run, name) as f32;
+    (jw + lev) / 2.0
 }
 
 /// The stretch of the transcript that most likely holds a name, and the
@@ -646,7 +654,8 @@ pub fn rival_slots(text: &str, person: &Candidate) -> Vec<Slot> {
     let n = written.folded.len();
     // The word at `j` names someone else, unless it is a frame word, the
     // rest of the name, or a piece of the rest split in two with the word
-    // at `beyond` ("Iro Shi Tanaka" for Hiroshi Tanaka).
+    // at `beyond` ("Iro Shi Tanaka" for Hiroshi Tanaka, 0.91; "Grace
+    // Kimura, I" for Grace Kim is not, 0.65).
     let other = |j: usize, beyond: Option<usize>, rest: &str| {
         let w = &written.folded[j];
         let split = beyond
@@ -657,7 +666,7 @@ pub fn rival_slots(text: &str, person: &Candidate) -> Vec<Slot> {
                 } else {
                     format!("{w}{far}")
                 };
-                similarity(&joined, rest) >= PLAUSIBLE
+                letters_alike(&joined, rest) >= LONE
             });
         !w.is_empty() && !frame_word(w) && w != rest && !split
     };
@@ -1269,6 +1278,11 @@ mod tests {
         assert_eq!(
             heard("Check in Hiroshi Tatsumi, please.", &hiroshi),
             ["Hiroshi Tatsumi"]
+        );
+        let grace = c("grace", "Grace", "Kim");
+        assert_eq!(
+            heard("It's Grace Kimura, I have an appointment", &grace),
+            ["Grace Kimura"]
         );
     }
 
