@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/fetch-voice.sh
 cargo build --release -p sos-appliance --bin sos-appliance --bin listen-bench
 # The box's 8-bit model, and the f16 one it is quantized from for comparison.
-SOS_WHISPER_WEIGHTS="q8_0 f16" SOS_APPLIANCE_BIN="$PWD/target/release/sos-appliance" bash scripts/fetch-whisper.sh
+SOS_WHISPER_MODELS="tiny.en-q8_0 tiny.en" SOS_APPLIANCE_BIN="$PWD/target/release/sos-appliance" bash scripts/fetch-whisper.sh
 models_dir="${SOS_MODELS_DIR:-$PWD/models}"
 
 # Python references, pinned exactly.

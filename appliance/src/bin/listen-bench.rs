@@ -241,7 +241,7 @@ fn main() -> Result<()> {
         .clone()
         .unwrap_or_else(voice::default_models_dir);
     let model = listen::asr::model_path(&models, listen::asr::DEFAULT_MODEL);
-    // The same weights in f16, when fetched (SOS_WHISPER_WEIGHTS="q8_0 f16").
+    // The same weights in f16, when fetched (SOS_WHISPER_MODELS="tiny.en-q8_0 tiny.en").
     let f16_model = listen::asr::model_path(&models, "tiny.en");
     let dir =
         BenchDir(std::env::temp_dir().join(format!("sos-listen-bench-{}", std::process::id())));

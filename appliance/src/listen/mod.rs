@@ -57,7 +57,8 @@ pub struct ListenArgs {
     #[arg(long = "no-listen", env = "SOS_NO_LISTEN")]
     pub no_listen: bool,
     /// Whisper model, as models/whisper/ggml-<name>.bin: tiny.en-q8_0
-    /// (default), tiny.en (f16 weights) or base.
+    /// (default), tiny.en (f16 weights) or base-q8_0 (multilingual base;
+    /// fetch it with SOS_WHISPER_MODELS=base-q8_0 scripts/fetch-whisper.sh).
     #[arg(
         long = "listen-model",
         env = "SOS_LISTEN_MODEL",

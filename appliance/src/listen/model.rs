@@ -1133,9 +1133,16 @@ fn parse_tiktoken(bytes: &[u8], path: &Path) -> Result<Vec<Vec<u8>>, ModelError>
         let (Some(token), Some(rank), None) = (fields.next(), fields.next(), fields.next()) else {
             return Err(bad("expected '<base64 token> <rank>'".into()));
         };
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .map_err(|e| bad(format!("token is not valid base64: {e}")))?;
+        // multilingual.tiktoken's last token is written "=", which
+        // Python's lenient base64 (what OpenAI's tokenizer and ggml's
+        // converter read it with) decodes as empty.
+        let decoded = if token == b"=" {
+            Vec::new()
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(token)
+                .map_err(|e| bad(format!("token is not valid base64: {e}")))?
+        };
         let rank: usize = std::str::from_utf8(rank)
             .ok()
             .and_then(|r| r.parse().ok())
@@ -1911,6 +1918,12 @@ mod tests {
             parse_tiktoken(VOCAB.as_bytes(), p).expect("vocab"),
             [b"!".to_vec(), b"\"".to_vec(), b"hello".to_vec()]
         );
+        // multilingual.tiktoken (the base model's vocabulary) ends with a
+        // token written "=": empty, as OpenAI's tokenizer reads it.
+        assert_eq!(
+            parse_tiktoken(b"IQ== 0\n= 1\n", p).expect("vocab"),
+            [b"!".to_vec(), Vec::new()]
+        );
         let line_reason = |text: &str| match parse_tiktoken(text.as_bytes(), p) {
             Err(ModelError::TiktokenLine { line, reason, .. }) => (line, reason),
             other => panic!("expected TiktokenLine, got {other:?}"),
@@ -1918,6 +1931,8 @@ mod tests {
         let (line, reason) = line_reason("IQ== 0\n\n*** 1\n");
         assert_eq!(line, 3);
         assert!(reason.contains("base64"), "{reason}");
+        // Only that one: any other bad padding is still an error.
+        assert!(line_reason("IQ== 0\n== 1\n").1.contains("base64"));
         assert!(line_reason("IQ==\n").1.contains("<rank>"));
         assert!(line_reason("IQ== 0 extra\n").1.contains("<rank>"));
         assert!(line_reason("IQ== zero\n").1.contains("not a number"));
