@@ -254,6 +254,7 @@ fn weigh_rivals(
     expected: &Expected,
     text: &str,
     weighed: &Weighed,
+    already: &[(names::Slot, Vec<(String, f32)>)],
 ) -> Option<f32> {
     let name = weighed.clearly()?;
     let person = expected
@@ -262,11 +263,22 @@ fn weigh_rivals(
         .find(|c| names::full_name(c) == name)?;
     names::rival_slots(text, person)
         .iter()
-        // A rival that could not be weighed is not ruled out.
         .map(|slot| {
-            weigh_slot(t, expected, slot, 1, 0)
-                .first()
-                .map_or(f32::NEG_INFINITY, |w| w.1)
+            // The rival pair is often the very stretch the names were
+            // weighed in ("Asha Bello" for Aisha Bello): that weight is
+            // the answer, and weighing again would decode the prompt again.
+            let known = already
+                .iter()
+                .filter(|(s, _)| {
+                    (&s.before, &s.heard, &s.after) == (&slot.before, &slot.heard, &slot.after)
+                })
+                .find_map(|(_, w)| w.iter().find(|(n, _)| n == name).map(|w| w.1));
+            // A rival that could not be weighed is not ruled out.
+            known.unwrap_or_else(|| {
+                weigh_slot(t, expected, slot, 1, 0)
+                    .first()
+                    .map_or(f32::NEG_INFINITY, |w| w.1)
+            })
         })
         .reduce(f32::min)
 }
@@ -306,7 +318,9 @@ fn transcribe_and_weigh(
     let started = Instant::now();
     let mut slots = names::slots(&heard.text, &expected.people).into_iter();
     if let Some(nearest) = slots.next() {
-        let mut first = Weighed::new(weigh_slot(t, expected, &nearest, WEIGH_NEAR, WEIGH_MORE));
+        let near_weights = weigh_slot(t, expected, &nearest, WEIGH_NEAR, WEIGH_MORE);
+        let mut first = Weighed::new(near_weights.clone());
+        let mut already = vec![(nearest.clone(), near_weights)];
         let mut from = nearest;
         // The frame's stretch counts only when it settles the name by a
         // wide margin: a longer stretch of garbled words lifts every name
@@ -314,6 +328,7 @@ fn transcribe_and_weigh(
         // its better fit.
         for frame in slots {
             let here = Weighed::new(weigh_slot(t, expected, &frame, WEIGH_NEAR, WEIGH_MORE));
+            already.push((frame.clone(), here.names.clone()));
             if here.clearly_by(names::CLEARLY_WIDER).is_none() {
                 continue;
             }
@@ -324,7 +339,8 @@ fn transcribe_and_weigh(
         // A rival matters only where the audio may act on a name spelling
         // alone did not settle.
         if !matches!(by_spelling, names::NameMatch::One { .. }) {
-            heard.weighed.over_rivals = weigh_rivals(t, expected, &heard.text, &heard.weighed);
+            heard.weighed.over_rivals =
+                weigh_rivals(t, expected, &heard.text, &heard.weighed, &already);
         }
     }
     heard.took += started.elapsed();
