@@ -496,11 +496,11 @@ impl<'a> Written<'a> {
         Some((i, end - i))
     }
 
-    /// Is `person`'s whole name written exactly with a word glued on after it: no punctuation between, and not a
-    /// word the sentence goes on with ("to room 2", "two o'clock", "now").
-    /// The recogniser writes a pause as a comma ("Sarah Jones, T-Room
-    /// II"), so a glued word may be the rest of a longer name ("Grace Kim
-    /// Jour" for Grace Kimura).
+    /// Is `person`'s whole name written exactly with a word glued on
+    /// after it: no punctuation between, and not a word the sentence goes
+    /// on with ("to room 2", "two o'clock", "now")? The recogniser writes
+    /// a pause as a comma ("Sarah Jones, T-Room II"), so a glued word may
+    /// be the rest of a longer name ("Grace Kim Jour" for Grace Kimura).
     fn goes_on(&self, person: &Candidate) -> bool {
         let name = words(&full_name(person)).concat();
         let n = self.folded.len();
