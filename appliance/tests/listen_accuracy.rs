@@ -386,7 +386,9 @@ fn front_desk_utterances_are_understood() {
 const PIPER_AT_ONCE_FLOOR: f64 = 92.0;
 const PIPER_NAMES_FLOOR: f64 = 98.0;
 const ESPEAK_INTENTS_FLOOR: f64 = 93.0;
-const ESPEAK_NAMES_FLOOR: f64 = 78.0;
+// espeak-ng names after a yes: 80.8 % until a name that spelling and the
+// audio both lean to was asked about ("Shih Mong O Brian"), 82.7 % since.
+const ESPEAK_NAMES_FLOOR: f64 = 80.0;
 // tiny.en hears espeak-ng's formant voices saying a walk-in's name as the
 // booked one: "Anh Nguyen" for Anna Nguyen and "Dan Brown" for Dana Brown,
 // written exactly, "Vayner Brown" (Dan Brown fits the audio 21 nats

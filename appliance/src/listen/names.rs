@@ -752,6 +752,10 @@ const CLEARLY: f32 = 5.0;
 /// "Lucy Fernandes" heard as "Lucifer, Arne" led Lucia Fernandez by 5.4
 /// there (the names it settled led by 15 or more).
 pub const CLEARLY_WIDER: f32 = 10.0;
+/// A name near enough by spelling to be asked about alone, but with
+/// another near it too, is asked about when the audio's best name is the
+/// same and leads the others weighed by this much.
+const AGREE: f32 = 1.0;
 
 /// Picks the person the transcript names among `candidates`. `weighed`
 /// is what the audio says about the nearest names (empty when the
@@ -762,10 +766,11 @@ pub const CLEARLY_WIDER: f32 = 10.0;
 /// at least as well as any rival written ([`Weighed::over_rivals`]); it turns a
 /// name the spelling alone was sure of into a question when it fits the
 /// audio much worse than what was written, or when the audio clearly says
-/// someone else; and it can ask about a name the spelling missed. It never
-/// acts on a name the spelling did not already point to.
+/// someone else; and it can ask about a name the spelling missed, or one
+/// that spelling and the audio both lean to without either being sure.
+/// It never acts on a name the spelling did not already point to.
 pub fn find(transcript: &str, candidates: &[Candidate], weighed: &Weighed) -> NameMatch {
-    let text = by_text(&words(transcript), candidates);
+    let (text, nearest) = by_text(&words(transcript), candidates);
     // The booked name written whole, with a word glued on after it ("It's
     // Grace Kim Jour" from a walk-in Grace Kimura): the name may go on, so
     // ask. The audio cannot settle this: the recogniser's own language
@@ -795,7 +800,7 @@ pub fn find(transcript: &str, candidates: &[Candidate], weighed: &Weighed) -> Na
         };
     }
     let Some(heard) = weighed.clearly() else {
-        return text;
+        return asked_by_both(text, nearest, candidates, weighed);
     };
     // Everyone with that name: two people may share one.
     let ids: Vec<&Candidate> = candidates
@@ -830,11 +835,42 @@ pub fn find(transcript: &str, candidates: &[Candidate], weighed: &Weighed) -> Na
     }
 }
 
-/// The name alone, by letters and sound.
-fn by_text(said: &[String], candidates: &[Candidate]) -> NameMatch {
-    if candidates.is_empty() {
-        return NameMatch::None;
+/// Spelling found no one for sure, and the audio does not clearly say
+/// anyone, but both lean the same way: the nearest by letters and sound
+/// is near enough to be asked about alone, were no one else near too,
+/// and the audio fits that name best, about as well as what was written
+/// ("Shih Mong O Brian" for Siobhan O'Brien: weighed 4.0 against Wei
+/// Zhang's 2.4). Two weak signals that agree are worth a "did you say
+/// …?", never acting on.
+fn asked_by_both(
+    text: NameMatch,
+    nearest: Option<(&Candidate, f32)>,
+    candidates: &[Candidate],
+    weighed: &Weighed,
+) -> NameMatch {
+    let (NameMatch::None, Some((person, score))) = (&text, nearest) else {
+        return text;
+    };
+    let name = full_name(person);
+    let leads = weighed.clearly_by(AGREE).is_some_and(|n| n == name);
+    // Two people sharing the name is a "which one?", not this.
+    let alone = candidates.iter().filter(|c| full_name(c) == name).count() == 1;
+    if leads && alone && score >= LONE {
+        NameMatch::Unsure {
+            id: person.id.clone(),
+            score,
+        }
+    } else {
+        text
     }
+}
+
+/// The name alone, by letters and sound; and the person nearest by them,
+/// however far.
+fn by_text<'c>(
+    said: &[String],
+    candidates: &'c [Candidate],
+) -> (NameMatch, Option<(&'c Candidate, f32)>) {
     let heard = run_sounds(said);
     let mut scored: Vec<(f32, &Candidate)> = candidates
         .iter()
@@ -842,19 +878,21 @@ fn by_text(said: &[String], candidates: &[Candidate]) -> NameMatch {
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let Some(&(top, best)) = scored.first() else {
-        return NameMatch::None;
+        return (NameMatch::None, None);
     };
+    let nearest = Some((best, top));
     let second_best = scored.get(1).map(|(s, _)| *s).unwrap_or(0.0);
     // Below "plausible" a name can still be worth a "did you say?" when it
     // is the only one of today's people that comes anywhere near.
     if top < PLAUSIBLE {
         if top >= LONE && top - second_best >= LONE_MARGIN {
-            return NameMatch::Unsure {
+            let asked = NameMatch::Unsure {
                 id: best.id.clone(),
                 score: top,
             };
+            return (asked, nearest);
         }
-        return NameMatch::None;
+        return (NameMatch::None, nearest);
     }
     let close: Vec<String> = scored
         .iter()
@@ -864,20 +902,15 @@ fn by_text(said: &[String], candidates: &[Candidate]) -> NameMatch {
         .map(|(_, c)| c.id.clone())
         .collect();
     if close.len() > 1 {
-        return NameMatch::Several(close);
+        return (NameMatch::Several(close), nearest);
     }
-
-    if top >= SURE {
-        NameMatch::One {
-            id: best.id.clone(),
-            score: top,
-        }
+    let id = best.id.clone();
+    let found = if top >= SURE {
+        NameMatch::One { id, score: top }
     } else {
-        NameMatch::Unsure {
-            id: best.id.clone(),
-            score: top,
-        }
-    }
+        NameMatch::Unsure { id, score: top }
+    };
+    (found, nearest)
 }
 
 #[cfg(test)]
@@ -969,6 +1002,48 @@ mod tests {
                 other => panic!("{said}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn spelling_and_audio_leaning_the_same_way_ask() {
+        let people = [
+            c("siobhan", "Siobhan", "O'Brien"),
+            c("wei", "Wei", "Zhang"),
+            c("sarah", "Sarah", "Jones"),
+            c("dan", "Dan", "Brown"),
+            c("jose", "José", "Núñez"),
+        ];
+        // espeak-ng saying "Siobhan O'Brien", as tiny.en wrote it: near
+        // Siobhan O'Brien, but Dan Brown is near too ("Brian").
+        let heard = "Shih Mong O Brian, Sh";
+        assert_eq!(find(heard, &people, &Weighed::default()), NameMatch::None);
+        let weighed = |siobhan: f32, wei: f32| {
+            Weighed::new(vec![
+                ("Siobhan O'Brien".into(), siobhan),
+                ("Wei Zhang".into(), wei),
+                ("Sarah Jones".into(), -3.5),
+            ])
+        };
+        // The audio leans the same way, though not clearly: ask.
+        assert!(matches!(
+            find(heard, &people, &weighed(4.0, 2.4)),
+            NameMatch::Unsure { id, .. } if id == "siobhan"
+        ));
+        // The audio leans elsewhere, barely leans, or fits the name much
+        // worse than what was written: nobody.
+        for (siobhan, wei) in [(2.4, 4.0), (4.0, 3.5), (-8.0, -12.0)] {
+            assert_eq!(
+                find(heard, &people, &weighed(siobhan, wei)),
+                NameMatch::None,
+                "Siobhan {siobhan}, Wei {wei}"
+            );
+        }
+        // Spelling far from everyone: the audio alone does not ask unless
+        // it is clear.
+        assert_eq!(
+            find("Listen, Ayhmana", &people, &weighed(4.0, 2.4)),
+            NameMatch::None
+        );
     }
 
     #[test]
