@@ -802,12 +802,7 @@ pub fn find(transcript: &str, candidates: &[Candidate], weighed: &Weighed) -> Na
     let Some(heard) = weighed.clearly() else {
         return asked_by_both(text, nearest, candidates, weighed);
     };
-    // Everyone with that name: two people may share one.
-    let ids: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| full_name(c) == heard)
-        .collect();
-    let [person] = ids.as_slice() else {
+    let Some(person) = the_one_named(candidates, heard) else {
         return text;
     };
     let id = person.id.clone();
@@ -851,11 +846,11 @@ fn asked_by_both(
     let (NameMatch::None, Some((person, score))) = (&text, nearest) else {
         return text;
     };
-    let name = full_name(person);
-    let leads = weighed.clearly_by(AGREE).is_some_and(|n| n == name);
-    // Two people sharing the name is a "which one?", not this.
-    let alone = candidates.iter().filter(|c| full_name(c) == name).count() == 1;
-    if leads && alone && score >= LONE {
+    let leads = weighed
+        .clearly_by(AGREE)
+        .and_then(|n| the_one_named(candidates, n))
+        .is_some_and(|c| c.id == person.id);
+    if leads && score >= LONE {
         NameMatch::Unsure {
             id: person.id.clone(),
             score,
@@ -863,6 +858,14 @@ fn asked_by_both(
     } else {
         text
     }
+}
+
+/// The one person booked under this full name; `None` when nobody is, or
+/// when two people share it (that is a "which one?").
+fn the_one_named<'c>(candidates: &'c [Candidate], name: &str) -> Option<&'c Candidate> {
+    let mut named = candidates.iter().filter(|c| full_name(c) == name);
+    let person = named.next()?;
+    named.next().is_none().then_some(person)
 }
 
 /// The name alone, by letters and sound; and the person nearest by them,
