@@ -2,15 +2,19 @@
 //! the cloud (`sos-cloud`, in `cloud-sync/server`).
 //!
 //! * [`wire`]: the JSON messages and the protocol version.
+//! * [`events`]: every event the box sends, typed (the privacy boundary).
 //! * [`auth`]: device keys and request signing (Ed25519 over method, path,
 //!   timestamp, nonce and body hash).
 //! * `client` (feature `client`): a small HTTP client for the three calls.
 //!
 //! The wire format is documented in `docs/sync-protocol.md`.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod events;
 pub mod wire;
 
 pub use auth::{AuthError, DeviceKey, SignedHeaders};

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::BoxEvent;
+
 /// Version of this protocol. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -25,11 +27,6 @@ pub const MAX_EVENTS_PER_BATCH: usize = 1000;
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Longest a config long-poll is held (seconds).
 pub const MAX_WAIT_SECS: u64 = 25;
-
-/// Event kinds the cloud applies (others are stored but not interpreted).
-pub const KIND_CHECKIN_ARRIVED: &str = "checkin.arrived";
-pub const KIND_CHECKIN_STATUS: &str = "checkin.status";
-pub const KIND_BILLING_PREFIX: &str = "billing.";
 
 /// `POST /v1/enroll`: a one-time provisioning token for a device credential.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,7 +115,8 @@ pub struct Staff {
     pub secret_hash: String,
 }
 
-/// One outbox event.
+/// One outbox event. `kind` and `payload` are a [`BoxEvent`] for the kinds
+/// this build knows ([`crate::events`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     /// UUID, unique per tenant; the idempotency key.
@@ -170,9 +168,10 @@ pub mod codes {
     pub const INTERNAL: &str = "internal";
 }
 
-/// Checks a batch before anything is written: size, ids, order, and the
-/// payload fields the cloud needs for the kinds it applies.
-pub fn validate_batch(events: &[Event]) -> Result<(), String> {
+/// Checks a batch before anything is written: size, ids, order, and each
+/// payload against its kind. Returns the events read as [`BoxEvent`]s, in
+/// batch order (`None` for kinds this build does not know).
+pub fn validate_batch(events: &[Event]) -> Result<Vec<Option<BoxEvent>>, String> {
     if events.is_empty() {
         return Err("the batch is empty".into());
     }
@@ -184,6 +183,7 @@ pub fn validate_batch(events: &[Event]) -> Result<(), String> {
     }
     let mut last_seq = i64::MIN;
     let mut seen = std::collections::HashSet::with_capacity(events.len());
+    let mut parsed = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         if !is_uuid(&e.event_id) {
             return Err(format!("event {i}: event_id is not a UUID"));
@@ -203,26 +203,11 @@ pub fn validate_batch(events: &[Event]) -> Result<(), String> {
         if !e.payload.is_object() {
             return Err(format!("event {i}: payload must be a JSON object"));
         }
-        let needs: &[(&str, bool)] = match e.kind.as_str() {
-            KIND_CHECKIN_ARRIVED => &[("checkin_id", true), ("arrived_at", false)],
-            KIND_CHECKIN_STATUS => &[("checkin_id", true), ("status", true)],
-            _ => &[],
-        };
-        for (field, text) in needs {
-            let ok = match e.payload.get(field) {
-                Some(serde_json::Value::String(s)) => *text && !s.is_empty() && s.len() <= 200,
-                Some(serde_json::Value::Number(n)) => !*text && n.is_i64(),
-                _ => false,
-            };
-            if !ok {
-                return Err(format!(
-                    "event {i} ({}): payload field {field} is missing or has the wrong type",
-                    e.kind
-                ));
-            }
-        }
+        let event = BoxEvent::parse(&e.kind, &e.payload)
+            .map_err(|m| format!("event {i} ({}): the payload does not fit: {m}", e.kind))?;
+        parsed.push(event);
     }
-    Ok(())
+    Ok(parsed)
 }
 
 /// Canonical hyphenated UUID text (any version).
@@ -243,8 +228,8 @@ mod tests {
         Event {
             event_id: id.into(),
             seq,
-            kind: KIND_CHECKIN_ARRIVED.into(),
-            payload: serde_json::json!({"checkin_id": "c1", "arrived_at": 1}),
+            kind: crate::events::KIND_CHECKIN_PROCESSED.into(),
+            payload: serde_json::json!({"checkin_id": "c1", "method": "qr", "at": 1}),
             created_at: 1,
         }
     }
@@ -259,9 +244,15 @@ mod tests {
         assert!(validate_batch(&[ev(A, 2), ev(B, 1)]).is_err());
         assert!(validate_batch(&[ev(A, 1), ev(A, 2)]).is_err());
         assert!(validate_batch(&[ev("nope", 1)]).is_err());
-        let mut bad = ev(A, 1);
-        bad.payload = serde_json::json!({"arrived_at": 1});
-        assert!(validate_batch(&[bad]).is_err());
+        let mut bad = ev(B, 2);
+        bad.payload = serde_json::json!({"method": "qr", "at": 1});
+        let e = validate_batch(&[ev(A, 1), bad]).unwrap_err();
+        assert!(e.starts_with("event 1 (billing.checkin_processed)"), "{e}");
+        assert!(e.contains("checkin_id"), "{e}");
+        let mut unknown = ev(B, 2);
+        unknown.kind = "display.paired".into();
+        let parsed = validate_batch(&[ev(A, 1), unknown]).unwrap();
+        assert!(parsed[0].is_some() && parsed[1].is_none());
         let many: Vec<Event> = (0..=MAX_EVENTS_PER_BATCH as i64)
             .map(|i| ev(&format!("0190f5a2-0000-7000-8000-{i:012}"), i + 1))
             .collect();

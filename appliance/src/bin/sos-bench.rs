@@ -1626,6 +1626,7 @@ async fn reconnect_tv(addr: SocketAddr, token: &str) -> Result<(Duration, usize,
 /// naive way: one transaction and one fsync per check-in, one thread.
 fn naive_reference(dir: &Path) -> Result<LoadRun> {
     use appliance::store::{self, Method, NewCheckin, PatientRow};
+    use cloud_sync::events::{BoxEvent, CheckinArrived, CheckinProcessed};
     use serde_json::json;
 
     std::fs::create_dir_all(dir)?;
@@ -1697,16 +1698,25 @@ fn naive_reference(dir: &Path) -> Result<LoadRun> {
         store::enqueue_event(
             &txn,
             &tenant,
-            "checkin.arrived",
-            &json!({"checkin_id": checkin_id, "appointment_id": null, "patient_id": null,
-                    "walk_in": true, "method": "qr", "local_date": day, "ticket": ticket,
-                    "arrived_at": arrived_at}),
+            &BoxEvent::CheckinArrived(CheckinArrived {
+                checkin_id: checkin_id.clone(),
+                appointment_id: None,
+                patient_id: None,
+                walk_in: true,
+                method: Method::Qr,
+                local_date: day.to_string(),
+                ticket,
+                arrived_at,
+            }),
         )?;
         store::enqueue_event(
             &txn,
             &tenant,
-            "billing.checkin_processed",
-            &json!({"checkin_id": checkin_id, "method": "qr", "at": arrived_at}),
+            &BoxEvent::CheckinProcessed(CheckinProcessed {
+                checkin_id: checkin_id.clone(),
+                method: Method::Qr,
+                at: arrived_at,
+            }),
         )?;
         store::get_checkin(&txn, &tenant, &checkin_id)?.context("check-in vanished")?;
         txn.commit()?;

@@ -10,6 +10,7 @@ pub mod pages;
 
 use std::collections::BTreeMap;
 
+use cloud_sync::events::{BoxEvent, CheckinArrived, CheckinProcessed, CheckinStatusChanged};
 use serde_json::json;
 
 use crate::clinic::Clinic;
@@ -246,27 +247,30 @@ async fn commit(
                 &json!({"method": a.method.as_str(), "walk_in": a.walk_in_patient.is_some()}),
             )?;
             // What leaves the box: ids and times, no names or dates of birth
-            // (docs/data.md).
+            // (cloud_sync::events, docs/data.md). A walk-in's patient id is
+            // the box's own and stays here.
             store::enqueue_event(
                 txn,
                 &tenant,
-                "checkin.arrived",
-                &json!({
-                    "checkin_id": checkin_id,
-                    "appointment_id": a.appointment_id,
-                    "patient_id": if a.walk_in_patient.is_some() { None } else { Some(&a.patient_id) },
-                    "walk_in": a.walk_in_patient.is_some(),
-                    "method": a.method.as_str(),
-                    "local_date": a.local_date,
-                    "ticket": ticket,
-                    "arrived_at": arrived_at,
+                &BoxEvent::CheckinArrived(CheckinArrived {
+                    checkin_id: checkin_id.clone(),
+                    appointment_id: a.appointment_id.clone(),
+                    patient_id: (!walk_in).then(|| a.patient_id.clone()),
+                    walk_in,
+                    method: a.method,
+                    local_date: a.local_date.clone(),
+                    ticket,
+                    arrived_at,
                 }),
             )?;
             store::enqueue_event(
                 txn,
                 &tenant,
-                "billing.checkin_processed",
-                &json!({"checkin_id": checkin_id, "method": a.method.as_str(), "at": arrived_at}),
+                &BoxEvent::CheckinProcessed(CheckinProcessed {
+                    checkin_id: checkin_id.clone(),
+                    method: a.method,
+                    at: arrived_at,
+                }),
             )?;
             let row = store::get_checkin(txn, &tenant, &checkin_id)?
                 .ok_or_else(|| StoreError::NotFound(checkin_id.clone()))?;
@@ -377,8 +381,12 @@ pub async fn set_status(
             store::enqueue_event(
                 txn,
                 &tenant,
-                "checkin.status",
-                &json!({"checkin_id": id, "status": status.as_str(), "room": room_w, "at": at}),
+                &BoxEvent::CheckinStatus(CheckinStatusChanged {
+                    checkin_id: id.clone(),
+                    status,
+                    room: room_w.clone(),
+                    at,
+                }),
             )?;
             store::get_checkin(txn, &tenant, &id)
         })

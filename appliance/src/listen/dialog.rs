@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cloud_sync::events::{BoxEvent, VoiceSeconds};
 use serde::Serialize;
-use serde_json::json;
 
 use super::intent::{self, Intent, SpokenTime};
 use super::names::{self, Candidate, NameMatch};
@@ -177,13 +177,13 @@ async fn record_voice_seconds(clinic: &Clinic, speech: Duration) {
         return;
     }
     let tenant = clinic.tenant_id();
-    let payload = json!({
-        "seconds": (speech.as_secs_f64() * 100.0).round() / 100.0,
-        "at": store::now_ms(),
+    let event = BoxEvent::VoiceSeconds(VoiceSeconds {
+        seconds: (speech.as_secs_f64() * 100.0).round() / 100.0,
+        at: store::now_ms(),
     });
     let written = clinic
         .store
-        .write(move |txn| store::enqueue_event(txn, &tenant, "billing.voice_seconds", &payload))
+        .write(move |txn| store::enqueue_event(txn, &tenant, &event))
         .await;
     if let Err(e) = written {
         tracing::warn!(error = %e, "could not record voice-seconds for billing");

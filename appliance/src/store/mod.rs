@@ -292,6 +292,11 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloud_sync::events::{BoxEvent, VoiceSeconds};
+
+    fn voice_seconds(at: i64) -> BoxEvent {
+        BoxEvent::VoiceSeconds(VoiceSeconds { seconds: 1.0, at })
+    }
 
     fn open() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -324,10 +329,10 @@ mod tests {
             jobs.push(tokio::spawn(async move {
                 s.write(move |t| {
                     if i % 7 == 0 {
-                        enqueue_event(t, "t1", "x", &serde_json::json!({}))?;
+                        enqueue_event(t, "t1", &voice_seconds(i))?;
                         return Err(StoreError::Conflict("refused".into()));
                     }
-                    enqueue_event(t, "t1", "x", &serde_json::json!({ "i": i }))
+                    enqueue_event(t, "t1", &voice_seconds(i))
                 })
                 .await
             }));
@@ -372,7 +377,7 @@ mod tests {
         let id = store
             .write(|t| {
                 upsert_tenant(t, &tenant())?;
-                enqueue_event(t, "t1", "checkin.arrived", &serde_json::json!({}))
+                enqueue_event(t, "t1", &voice_seconds(1))
             })
             .await
             .unwrap();

@@ -4,6 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+use cloud_sync::events::BoxEvent;
+
 use super::{StoreError, StoreResult, now_ms};
 
 // ---------------------------------------------------------------- tenant
@@ -319,52 +321,9 @@ pub fn schedule_for_day(
 
 // -------------------------------------------------------------- check-ins
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    Qr,
-    Voice,
-    Desk,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Qr => "qr",
-            Method::Voice => "voice",
-            Method::Desk => "desk",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckinStatus {
-    Waiting,
-    Called,
-    Seen,
-    NoShow,
-}
-
-impl CheckinStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckinStatus::Waiting => "waiting",
-            CheckinStatus::Called => "called",
-            CheckinStatus::Seen => "seen",
-            CheckinStatus::NoShow => "no_show",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "waiting" => CheckinStatus::Waiting,
-            "called" => CheckinStatus::Called,
-            "seen" => CheckinStatus::Seen,
-            "no_show" => CheckinStatus::NoShow,
-            _ => return None,
-        })
-    }
-}
+// How a patient checked in and where they are: shared with the cloud,
+// which receives both in events (cloud_sync::events).
+pub use cloud_sync::events::{CheckinStatus, Method};
 
 /// A check-in joined with what the queue, the TVs and the provider brief need.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -728,12 +687,9 @@ pub fn record_login_result(
 // ------------------------------------------------------- outbox and audit
 
 /// Queues an event for the cloud inside the caller's transaction.
-pub fn enqueue_event(
-    conn: &Connection,
-    tenant: &str,
-    kind: &str,
-    payload: &serde_json::Value,
-) -> StoreResult<String> {
+/// Queues an event for the cloud. Only [`BoxEvent`]s go out: the type is
+/// what the box may tell the cloud (no names, no dates of birth).
+pub fn enqueue_event(conn: &Connection, tenant: &str, event: &BoxEvent) -> StoreResult<String> {
     let event_id = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached(
         "INSERT INTO outbox (tenant_id, event_id, kind, payload, created_at)
@@ -742,8 +698,8 @@ pub fn enqueue_event(
     .execute(params![
         tenant,
         event_id,
-        kind,
-        payload.to_string(),
+        event.kind(),
+        event.payload().to_string(),
         now_ms()
     ])?;
     Ok(event_id)

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use cloud_sync::events::{BoxEvent, GreetingSpoken};
 
 use crate::clinic::Clinic;
 use crate::display::hub::LobbyEvent;
@@ -319,16 +319,14 @@ fn billing_recorder(clinic: Arc<Clinic>) -> player::OnSpoken {
         let store = clinic.store.clone();
         let tenant = clinic.tenant_id();
         rt.spawn(async move {
-            let payload = json!({
-                "checkin_id": s.checkin_id,
-                "audio_ms": s.audio_ms,
-                "cached": s.cached,
-                "at": jiff::Timestamp::now().as_millisecond(),
+            let event = BoxEvent::GreetingSpoken(GreetingSpoken {
+                checkin_id: s.checkin_id,
+                audio_ms: s.audio_ms,
+                cached: s.cached,
+                at: jiff::Timestamp::now().as_millisecond(),
             });
             let written = store
-                .write(move |txn| {
-                    store::enqueue_event(txn, &tenant, "billing.greeting_spoken", &payload)
-                })
+                .write(move |txn| store::enqueue_event(txn, &tenant, &event))
                 .await;
             if let Err(e) = written {
                 tracing::warn!(error = %e, "could not record a spoken greeting for billing");

@@ -6,7 +6,6 @@
 //! seen before (inserted: the replay guard, shared by every process through
 //! PostgreSQL), then the body itself.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +27,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::admin::token_hash;
 use crate::db::{self, WAKE_ALL};
+use crate::ingest::{Ingested, ingest};
 
 pub struct AppState {
     pub pool: Pool,
@@ -107,6 +107,19 @@ impl From<tokio_postgres::Error> for ApiError {
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         tracing::error!(error = %e, "database pool error");
+        ApiError::internal()
+    }
+}
+
+impl From<db::DbError> for ApiError {
+    fn from(e: db::DbError) -> Self {
+        match &e {
+            // Constraint details may hold row values (db::describe).
+            db::DbError::Postgres(pg) => {
+                tracing::error!(error = %db::describe(pg), "database error");
+            }
+            other => tracing::error!(error = %other, "database error"),
+        }
         ApiError::internal()
     }
 }
@@ -591,14 +604,24 @@ async fn events(
     check_tenant_param(&device, q.tenant.as_deref())?;
     let req: EventsRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad(format!("the events batch is malformed: {e}")))?;
-    wire::validate_batch(&req.events).map_err(|m| {
+    let parsed = wire::validate_batch(&req.events).map_err(|m| {
         if req.events.len() > wire::MAX_EVENTS_PER_BATCH {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, m)
         } else {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, codes::BAD_REQUEST, m)
         }
     })?;
-    let (applied, duplicates) = ingest(&state.pool, &device, &req.events).await?;
+    let Ingested {
+        applied,
+        duplicates,
+    } = ingest(
+        &state.pool,
+        &device.tenant_id,
+        &device.device_id,
+        &req.events,
+        &parsed,
+    )
+    .await?;
     tracing::debug!(
         tenant = %device.tenant_id,
         device = %device.device_id,
@@ -612,254 +635,4 @@ async fn events(
         applied,
         duplicates,
     }))
-}
-
-/// Column vectors of the new `checkin.arrived` events of a batch.
-#[derive(Default)]
-struct Arrivals {
-    ids: Vec<Option<String>>,
-    appointments: Vec<Option<String>>,
-    patients: Vec<Option<String>>,
-    walk_ins: Vec<bool>,
-    methods: Vec<Option<String>>,
-    days: Vec<Option<String>>,
-    tickets: Vec<Option<i64>>,
-    ats: Vec<Option<i64>>,
-}
-
-impl Arrivals {
-    fn push(&mut self, p: &serde_json::Value) {
-        self.ids.push(str_field(p, "checkin_id"));
-        self.appointments.push(str_field(p, "appointment_id"));
-        self.patients.push(str_field(p, "patient_id"));
-        self.walk_ins
-            .push(p.get("walk_in").and_then(|v| v.as_bool()).unwrap_or(false));
-        self.methods.push(str_field(p, "method"));
-        self.days.push(str_field(p, "local_date"));
-        self.tickets.push(int_field(p, "ticket"));
-        self.ats.push(int_field(p, "arrived_at"));
-    }
-
-    /// One row per check-in id (the last arrival wins): a single INSERT …
-    /// ON CONFLICT DO UPDATE may not touch a row twice.
-    fn dedupe(&mut self) {
-        let mut last = std::collections::HashMap::new();
-        for (i, id) in self.ids.iter().enumerate() {
-            last.insert(id.clone(), i);
-        }
-        if last.len() == self.ids.len() {
-            return;
-        }
-        let keep: Vec<bool> = (0..self.ids.len())
-            .map(|i| last.get(&self.ids[i]) == Some(&i))
-            .collect();
-        fn filter<T>(v: &mut Vec<T>, keep: &[bool]) {
-            let mut i = 0;
-            v.retain(|_| {
-                i += 1;
-                keep[i - 1]
-            });
-        }
-        filter(&mut self.ids, &keep);
-        filter(&mut self.appointments, &keep);
-        filter(&mut self.patients, &keep);
-        filter(&mut self.walk_ins, &keep);
-        filter(&mut self.methods, &keep);
-        filter(&mut self.days, &keep);
-        filter(&mut self.tickets, &keep);
-        filter(&mut self.ats, &keep);
-    }
-}
-
-/// Column vectors of the new `billing.*` events of a batch.
-#[derive(Default)]
-struct Billing {
-    ids: Vec<String>,
-    kinds: Vec<String>,
-    checkins: Vec<Option<String>>,
-    quantities: Vec<f64>,
-    ats: Vec<i64>,
-}
-
-type Pending<'a> =
-    std::pin::Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
-
-fn str_field(p: &serde_json::Value, k: &str) -> Option<String> {
-    match p.get(k) {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn int_field(p: &serde_json::Value, k: &str) -> Option<i64> {
-    p.get(k).and_then(|v| v.as_i64())
-}
-
-/// Applies a batch in one transaction: new events are recorded and applied
-/// in order, known ones (same tenant and event id) are skipped. Returns
-/// (applied, duplicates).
-async fn ingest(pool: &Pool, device: &Device, events: &[wire::Event]) -> ApiResult<(usize, usize)> {
-    let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-    let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
-    let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
-    let created: Vec<i64> = events.iter().map(|e| e.created_at).collect();
-
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO events (tenant_id, event_id, device_id, seq, kind, payload, created_at)
-             SELECT $1, e.id::uuid, $2, e.seq, e.kind, e.payload::jsonb, e.created
-             FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
-                  AS e(id, seq, kind, payload, created)
-             ON CONFLICT (tenant_id, event_id) DO NOTHING
-             RETURNING event_id::text",
-        )
-        .await?;
-    let rows = tx
-        .query(
-            &insert,
-            &[
-                &device.tenant_id,
-                &device.device_id,
-                &ids,
-                &seqs,
-                &kinds,
-                &payloads,
-                &created,
-            ],
-        )
-        .await?;
-    let new: HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
-
-    // Arrivals and billing go in as one statement each; status changes run
-    // after the arrivals, one by one in outbox order (pipelined on this
-    // connection: statements run in the order they are sent). Arrivals never
-    // touch the status columns, so this gives the same result as applying
-    // every event strictly in order.
-    let mut arrivals = Arrivals::default();
-    let mut bill = Billing::default();
-    let mut statuses = Vec::new();
-    for e in events
-        .iter()
-        .filter(|e| new.contains(&e.event_id.to_ascii_lowercase()))
-    {
-        let p = &e.payload;
-        if e.kind == wire::KIND_CHECKIN_ARRIVED {
-            arrivals.push(p);
-        } else if e.kind == wire::KIND_CHECKIN_STATUS {
-            statuses.push((
-                str_field(p, "checkin_id"),
-                str_field(p, "status"),
-                str_field(p, "room"),
-                int_field(p, "at").unwrap_or(e.created_at),
-                e.seq,
-            ));
-        } else if e.kind.starts_with(wire::KIND_BILLING_PREFIX) {
-            bill.ids.push(e.event_id.clone());
-            bill.kinds.push(e.kind.clone());
-            bill.checkins.push(str_field(p, "checkin_id"));
-            bill.quantities.push(
-                p.get("quantity")
-                    .or_else(|| p.get("seconds"))
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(1.0),
-            );
-            bill.ats.push(int_field(p, "at").unwrap_or(e.created_at));
-        }
-    }
-    let (t, d) = (&device.tenant_id, &device.device_id);
-    if !arrivals.ids.is_empty() {
-        arrivals.dedupe();
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO checkins (tenant_id, checkin_id, device_id, appointment_id, patient_id,
-                                   walk_in, method, local_date, ticket, arrived_at)
-             SELECT $1, a.id, $2, a.appt, a.patient, a.walk_in, a.method, a.day, a.ticket, a.at
-             FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[],
-                         $9::bigint[], $10::bigint[])
-                  AS a(id, appt, patient, walk_in, method, day, ticket, at)
-             ON CONFLICT (tenant_id, checkin_id) DO UPDATE SET
-                 appointment_id = excluded.appointment_id, patient_id = excluded.patient_id,
-                 walk_in = excluded.walk_in, method = excluded.method,
-                 local_date = excluded.local_date, ticket = excluded.ticket,
-                 arrived_at = excluded.arrived_at",
-            )
-            .await?;
-        tx.execute(
-            &stmt,
-            &[
-                t,
-                d,
-                &arrivals.ids,
-                &arrivals.appointments,
-                &arrivals.patients,
-                &arrivals.walk_ins,
-                &arrivals.methods,
-                &arrivals.days,
-                &arrivals.tickets,
-                &arrivals.ats,
-            ],
-        )
-        .await?;
-    }
-    if !bill.ids.is_empty() {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO billing_events (tenant_id, event_id, device_id, kind, checkin_id, quantity, at)
-                 SELECT $1, b.id::uuid, $2, b.kind, b.checkin, b.qty, b.at
-                 FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::bigint[])
-                      AS b(id, kind, checkin, qty, at)
-                 ON CONFLICT DO NOTHING",
-            )
-            .await?;
-        tx.execute(
-            &stmt,
-            &[
-                t,
-                d,
-                &bill.ids,
-                &bill.kinds,
-                &bill.checkins,
-                &bill.quantities,
-                &bill.ats,
-            ],
-        )
-        .await?;
-    }
-    let status = if statuses.is_empty() {
-        None
-    } else {
-        Some(
-            tx.prepare_cached(
-                "INSERT INTO checkins (tenant_id, checkin_id, device_id, status, room, called_at,
-                                       seen_at, status_seq)
-                 VALUES ($1, $2, $3, $4, $5,
-                         CASE WHEN $4 = 'called' THEN $6::bigint END,
-                         CASE WHEN $4 = 'seen' THEN $6::bigint END, $7)
-                 ON CONFLICT (tenant_id, checkin_id) DO UPDATE SET
-                     status = excluded.status,
-                     room = COALESCE(excluded.room, checkins.room),
-                     called_at = COALESCE(excluded.called_at, checkins.called_at),
-                     seen_at = COALESCE(excluded.seen_at, checkins.seen_at),
-                     status_seq = excluded.status_seq
-                 WHERE checkins.status_seq < excluded.status_seq",
-            )
-            .await?,
-        )
-    };
-    let mut work: Vec<Pending<'_>> = Vec::new();
-    if let Some(status) = &status {
-        for (cid, st, room, at, seq) in &statuses {
-            let (tx, stmt) = (&tx, status);
-            work.push(Box::pin(async move {
-                tx.execute(stmt, &[t, cid, d, st, room, at, seq]).await
-            }));
-        }
-    }
-    futures_util::future::try_join_all(work).await?;
-    tx.commit().await?;
-    Ok((new.len(), events.len() - new.len()))
 }

@@ -1,6 +1,7 @@
 //! `sos-cloud`: the multi-tenant control plane the boxes sync with.
 //!
 //! * [`api`]: the sync HTTP API (enroll, config long-poll, events).
+//! * [`ingest`]: events up, recorded once and applied.
 //! * [`admin`]: operator actions (tenants, tokens, devices, appointments).
 //! * [`db`]: PostgreSQL pool, migrations, LISTEN/NOTIFY.
 //!
@@ -10,6 +11,7 @@
 pub mod admin;
 pub mod api;
 pub mod db;
+pub mod ingest;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use appliance::clinic::Clinic;
 use appliance::store;
 use appliance::sync::{self, Credential, SyncOptions};
+use cloud_sync::events::{BoxEvent, CheckinProcessed, Method};
 use cloud_sync::wire::Event;
 use common::*;
 use tokio::sync::watch;
@@ -120,8 +121,11 @@ async fn bench_box_drains_a_10k_backlog() {
                 store::enqueue_event(
                     txn,
                     &tenant,
-                    "billing.checkin_processed",
-                    &serde_json::json!({"checkin_id": format!("c{i}"), "method": "qr", "at": i}),
+                    &BoxEvent::CheckinProcessed(CheckinProcessed {
+                        checkin_id: format!("c{i}"),
+                        method: Method::Qr,
+                        at: i,
+                    }),
                 )?;
             }
             Ok(())
