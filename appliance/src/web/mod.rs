@@ -87,6 +87,7 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
         .merge(crate::listen::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(refuse_oversize))
         .layer(middleware::from_fn_with_state(clinic.clone(), observe))
         .layer(middleware::from_fn(security_headers))
         .with_state(clinic)
@@ -94,6 +95,51 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
 
 async fn not_found() -> WebError {
     WebError::not_found("There is no page here.")
+}
+
+/// Most of an oversize body read (and dropped) before it is refused.
+const DRAIN_MAX: usize = 1024 * 1024;
+
+/// Refuses a body announced as larger than [`MAX_BODY`] after reading it
+/// (up to [`DRAIN_MAX`], for at most 5 s): answering while the phone is
+/// still sending makes the connection close with data unread, which resets
+/// it, and the phone then shows a network error instead of this answer.
+async fn refuse_oversize(req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(len) = announced.filter(|n| *n > MAX_BODY as u64) else {
+        return next.run(req).await;
+    };
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if len <= DRAIN_MAX as u64 {
+        let mut body = req.into_body().into_data_stream();
+        let drain = async {
+            let mut read = 0;
+            while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut body).await {
+                read += chunk.len();
+                if read > DRAIN_MAX {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
+    }
+    let refusal = WebError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        rejection_message(StatusCode::PAYLOAD_TOO_LARGE),
+    );
+    if json {
+        refusal.json().into_response()
+    } else {
+        refusal.into_response()
+    }
 }
 
 async fn observe(State(clinic): State<Arc<Clinic>>, req: Request, next: Next) -> Response {
