@@ -1,6 +1,9 @@
 //! `sos-cloud`: the multi-tenant control plane the boxes sync with.
 //!
-//! * [`api`]: the sync HTTP API (enroll, config long-poll, events).
+//! * [`api`]: the sync HTTP API, where a box's request enters (enroll,
+//!   config long-poll, events) and is authenticated.
+//! * [`devices`]: enrollment and the check of every signed request.
+//! * [`config`]: config down, one snapshot per answer.
 //! * [`ingest`]: events up, recorded once and applied.
 //! * [`admin`]: operator actions (tenants, tokens, devices, appointments).
 //! * [`db`]: PostgreSQL pool, migrations, LISTEN/NOTIFY.
@@ -8,9 +11,13 @@
 //! Nothing here keeps correctness-relevant state in memory: several
 //! `sos-cloud` processes can serve one database.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod api;
+pub mod config;
 pub mod db;
+pub mod devices;
 pub mod ingest;
 
 use std::sync::Arc;
@@ -64,7 +71,7 @@ pub async fn serve(
     let state = Arc::new(api::AppState {
         pool,
         auth_pool,
-        device_keys: api::DeviceKeys::default(),
+        device_keys: devices::DeviceKeys::default(),
         config_changes: changes_tx,
         shutdown: stop_rx,
     });
