@@ -239,7 +239,7 @@ async fn bump_version(tx: &impl GenericClient, tenant: &str) -> Result<i64, Admi
             &[&tenant],
         )
         .await?
-        .get(0);
+        .try_get(0)?;
     tx.execute("SELECT pg_notify($1, $2)", &[&CONFIG_CHANNEL, &tenant])
         .await?;
     Ok(v)
@@ -288,7 +288,7 @@ pub async fn revoke_device(pool: &Pool, device_id: &str) -> Result<bool, AdminEr
         .await?;
     match row {
         Some(r) => {
-            let tenant: String = r.get(0);
+            let tenant: String = r.try_get(0)?;
             audit(
                 &**client,
                 Some(&tenant),
@@ -321,15 +321,18 @@ pub async fn list_devices(pool: &Pool, tenant: &str) -> Result<Vec<DeviceInfo>, 
             &[&tenant],
         )
         .await?;
-    Ok(rows
+    let info = rows
         .iter()
-        .map(|r| DeviceInfo {
-            device_id: r.get(0),
-            name: r.get(1),
-            revoked: r.get(2),
-            last_seen_ms: r.get(3),
+        .map(|r| {
+            Ok(DeviceInfo {
+                device_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                revoked: r.try_get(2)?,
+                last_seen_ms: r.try_get(3)?,
+            })
         })
-        .collect())
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    Ok(info)
 }
 
 pub async fn audit(

@@ -101,7 +101,7 @@ pub async fn migrate(pool: &Pool) -> Result<i32, DbError> {
             &[],
         )
         .await?
-        .get(0);
+        .try_get(0)?;
     let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if found > known {
         return Err(DbError::TooNew { found, known });

@@ -176,48 +176,40 @@ fn main() -> Result<()> {
 
 async fn run(cli: Cli) -> Result<()> {
     let url = cli.database_url;
-    if let Command::Serve {
-        listen,
-        pool_size,
-        tls_cert,
-        tls_key,
-    } = cli.command
-    {
-        let tls = match (tls_cert, tls_key) {
-            (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
-            _ => None,
-        };
-        let listener = tokio::net::TcpListener::bind(&listen)
+    // Every command but `serve` is an operator's one-off on a migrated
+    // database.
+    let pool = || async {
+        let pool = cloud_server::db::pool(&url, 2)?;
+        cloud_server::db::migrate(&pool)
             .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let bound = listener.local_addr()?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        if tls.is_none() {
-            tracing::warn!(
-                "serving plain HTTP: put a TLS-terminating proxy in front, or pass --tls-cert and --tls-key"
-            );
-        }
-        // Machine-readable first line for scripts and tests.
-        println!("listening on {scheme}://{bound}");
-        tracing::info!(%bound, scheme, "serving");
-        cloud_server::serve(&url, listener, pool_size.max(2), tls, wait_for_signal()).await?;
-        tracing::info!("stopped");
-        return Ok(());
-    }
-    let pool = cloud_server::db::pool(&url, 2)?;
-    cloud_server::db::migrate(&pool)
-        .await
-        .context("cannot prepare the database")?;
+            .context("cannot prepare the database")?;
+        anyhow::Ok(pool)
+    };
     match cli.command {
-        Command::Serve { .. } => unreachable!("handled above"),
-        Command::Migrate => println!("database is at the current schema"),
+        Command::Serve {
+            listen,
+            pool_size,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
+                _ => None,
+            };
+            serve(&url, &listen, pool_size, tls).await?;
+        }
+        Command::Migrate => {
+            pool().await?;
+            println!("database is at the current schema");
+        }
         Command::Tenant { command } => match command {
             TenantCommand::Create { fields } => {
-                let id = admin::create_tenant(&pool, fields.into_fields()?).await?;
+                let id = admin::create_tenant(&pool().await?, fields.into_fields()?).await?;
                 println!("{id}");
             }
             TenantCommand::Set { tenant, fields } => {
-                let v = admin::update_tenant(&pool, &tenant, fields.into_fields()?).await?;
+                let v =
+                    admin::update_tenant(&pool().await?, &tenant, fields.into_fields()?).await?;
                 println!("config version {v}");
             }
         },
@@ -226,20 +218,23 @@ async fn run(cli: Cli) -> Result<()> {
                 if ttl_hours == 0 {
                     bail!("--ttl-hours must be at least 1");
                 }
-                let token =
-                    admin::create_token(&pool, &tenant, Duration::from_secs(ttl_hours * 3600))
-                        .await?;
+                let token = admin::create_token(
+                    &pool().await?,
+                    &tenant,
+                    Duration::from_secs(ttl_hours * 3600),
+                )
+                .await?;
                 println!("{token}");
             }
         },
         Command::Device { command } => match command {
             DeviceCommand::List { tenant } => {
-                for d in admin::list_devices(&pool, &tenant).await? {
+                for d in admin::list_devices(&pool().await?, &tenant).await? {
                     println!("{}", serde_json::to_string(&d)?);
                 }
             }
             DeviceCommand::Revoke { device } => {
-                if !admin::revoke_device(&pool, &device).await? {
+                if !admin::revoke_device(&pool().await?, &device).await? {
                     bail!("no active device {device}");
                 }
                 println!("revoked {device}");
@@ -251,7 +246,7 @@ async fn run(cli: Cli) -> Result<()> {
             remove: true,
             ..
         } => {
-            let v = admin::remove_staff(&pool, &tenant, &staff_id).await?;
+            let v = admin::remove_staff(&pool().await?, &tenant, &staff_id).await?;
             println!("removed {staff_id}; config version {v}");
         }
         Command::Staff {
@@ -264,7 +259,7 @@ async fn run(cli: Cli) -> Result<()> {
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut secret)
                 .context("cannot read the PIN from standard input")?;
             let secret = secret.trim_end_matches(['\n', '\r']);
-            let v = admin::set_staff(&pool, &tenant, &staff_id, &name, secret).await?;
+            let v = admin::set_staff(&pool().await?, &tenant, &staff_id, &name, secret).await?;
             println!("PIN set for {staff_id}; config version {v}");
         }
         Command::Appointments { tenant, file } => {
@@ -272,10 +267,35 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let list: Vec<cloud_sync::wire::Appointment> = serde_json::from_str(&text)
                 .context("the file is not a JSON array of appointments")?;
-            let v = admin::put_appointments(&pool, &tenant, &list).await?;
+            let v = admin::put_appointments(&pool().await?, &tenant, &list).await?;
             println!("{} appointment(s); config version {v}", list.len());
         }
     }
+    Ok(())
+}
+
+/// Serves the sync API until SIGTERM or SIGINT.
+async fn serve(
+    url: &str,
+    listen: &str,
+    pool_size: usize,
+    tls: Option<cloud_server::TlsFiles>,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if tls.is_none() {
+        tracing::warn!(
+            "serving plain HTTP: put a TLS-terminating proxy in front, or pass --tls-cert and --tls-key"
+        );
+    }
+    // Machine-readable first line for scripts and tests.
+    println!("listening on {scheme}://{bound}");
+    tracing::info!(%bound, scheme, "serving");
+    cloud_server::serve(url, listener, pool_size.max(2), tls, wait_for_signal()).await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
