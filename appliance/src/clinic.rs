@@ -49,7 +49,8 @@ pub struct Clinic {
     /// Announcements waiting for the TVs to play them (no speaker works).
     pub lobby_audio: crate::display::speaker::LobbyAudio,
     /// Voice in, once its model is loaded.
-    pub listener: std::sync::OnceLock<crate::listen::Listener>,
+    #[cfg(feature = "listen")]
+    pub listener: std::sync::OnceLock<crate::listen::VoiceIn>,
 }
 
 impl Clinic {
@@ -84,6 +85,7 @@ impl Clinic {
             cast: Default::default(),
             voice: Default::default(),
             lobby_audio: Default::default(),
+            #[cfg(feature = "listen")]
             listener: Default::default(),
         }))
     }
@@ -93,6 +95,16 @@ impl Clinic {
             .read()
             .map(|p| Arc::clone(&p))
             .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    /// Voice in's state for `/healthz` and the desk (null: not started, or
+    /// a build without voice in).
+    pub fn listen_status(&self) -> serde_json::Value {
+        #[cfg(feature = "listen")]
+        if let Some(l) = self.listener.get() {
+            return serde_json::to_value(l.status()).unwrap_or_default();
+        }
+        serde_json::Value::Null
     }
 
     pub fn tenant_id(&self) -> String {

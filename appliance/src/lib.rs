@@ -8,7 +8,6 @@
 //! [`checkin::pages`], and the cloud through [`sync`]. [`web`] wires the
 //! routes; [`clinic`] holds one running box's state.
 
-pub mod audio;
 pub mod cast;
 pub mod checkin;
 pub mod clinic;
@@ -17,8 +16,8 @@ pub mod demo;
 pub mod desk;
 pub mod display;
 pub mod import;
+#[cfg(feature = "listen")]
 pub mod listen;
-pub mod memory;
 pub mod metrics;
 pub mod practice;
 pub mod qr;
@@ -28,3 +27,6 @@ pub mod store;
 pub mod sync;
 pub mod voice;
 pub mod web;
+
+// Shared by voice out and voice in; they live in the speech crate.
+pub use sos_speech::{audio, memory};

@@ -378,7 +378,7 @@ async fn serve(
         tokio::task::spawn_blocking(move || appliance::listen::Listener::start(listen_config))
             .await
             .context("voice in did not start")?;
-    let _ = clinic.listener.set(ears);
+    let _ = clinic.listener.set(appliance::listen::VoiceIn::new(ears));
     if let Some(button) = talk_button {
         appliance::listen::button::spawn(Arc::clone(&clinic), button);
     }

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use appliance::clinic::Clinic;
 use appliance::import::ImportedAppointment;
 use appliance::listen::dialog::{self, Mode, Reply};
-use appliance::listen::{ListenConfig, Listener, VadSettings};
+use appliance::listen::{ListenConfig, Listener, VadSettings, VoiceIn};
 use appliance::store::{self, CheckinRow};
 
 struct Box_ {
     clinic: Arc<Clinic>,
-    ears: Listener,
+    ears: VoiceIn,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::watch::Sender<bool>,
 }
@@ -42,7 +42,7 @@ async fn clinic_with(people: &[(&str, &str, i8)]) -> Box_ {
     })
     .await;
     // The conversation needs no model: these tests start from text.
-    let ears = Listener::off(
+    let ears = VoiceIn::new(Listener::off(
         "text only",
         ListenConfig {
             enabled: false,
@@ -52,7 +52,7 @@ async fn clinic_with(people: &[(&str, &str, i8)]) -> Box_ {
             vad: VadSettings::default(),
             debug_keep_audio: None,
         },
-    );
+    ));
     Box_ {
         clinic: c.clinic,
         ears,

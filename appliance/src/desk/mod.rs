@@ -127,7 +127,7 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
         },
         "date": practice.today(),
         "voice": clinic.voice.get().map(|v| v.status()),
-        "listen": clinic.listener.get().map(|l| l.status()),
+        "listen": clinic.listen_status(),
         "schedule": schedule,
         "queue": queue,
         "displays": displays,

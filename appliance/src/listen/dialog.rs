@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::intent::{self, Intent, SpokenTime};
 use super::names::{self, Candidate, NameMatch};
-use super::{Expected, Heard, ListenError, Listener, Weighed};
+use super::{Expected, Heard, ListenError, VoiceIn, Weighed};
 use crate::checkin::{self, CheckinError, Outcome};
 use crate::clinic::Clinic;
 use crate::practice::Practice;
@@ -133,11 +133,11 @@ pub async fn expected_today(clinic: &Clinic) -> Expected {
 /// path behind the kiosk's and the desk's "talk" button.
 pub async fn listen_and_respond(
     clinic: Arc<Clinic>,
-    listener: Listener,
+    listener: VoiceIn,
     mode: Mode,
 ) -> Result<Reply, DialogError> {
     let expected = expected_today(&clinic).await;
-    let l = listener.clone();
+    let l = listener.ears.clone();
     let heard = tokio::task::spawn_blocking(move || l.hear_from_microphone(&expected))
         .await
         .map_err(|_| ListenError::Transcribe("the listening task stopped".into()))??;
@@ -148,7 +148,7 @@ pub async fn listen_and_respond(
 /// audio a test or benchmark fed in).
 pub async fn respond_to_heard(
     clinic: &Clinic,
-    listener: &Listener,
+    listener: &VoiceIn,
     mode: Mode,
     heard: Heard,
 ) -> Result<Reply, DialogError> {
@@ -226,7 +226,7 @@ fn local_time(practice: &Practice, at_ms: i64) -> Option<(u8, u8)> {
 /// Answers a transcript. Public for tests that start from text.
 pub async fn respond(
     clinic: &Clinic,
-    listener: &Listener,
+    listener: &VoiceIn,
     mode: Mode,
     text: &str,
 ) -> Result<Reply, DialogError> {
@@ -236,7 +236,7 @@ pub async fn respond(
 /// Answers a transcript whose nearest names were weighed against the audio.
 pub async fn respond_weighed(
     clinic: &Clinic,
-    listener: &Listener,
+    listener: &VoiceIn,
     mode: Mode,
     text: &str,
     weighed: &Weighed,

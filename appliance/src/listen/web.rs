@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::dialog::{self, DialogError, Mode};
-use super::{ListenError, Listener};
+use super::{ListenError, VoiceIn};
 use crate::clinic::Clinic;
 use crate::desk::auth::StaffApi;
 use crate::web::error::WebError;
@@ -63,7 +63,7 @@ fn only_this_box(peer: SocketAddr) -> Result<(), WebError> {
     }
 }
 
-fn listener(clinic: &Clinic) -> Result<Listener, WebError> {
+fn listener(clinic: &Clinic) -> Result<VoiceIn, WebError> {
     clinic.listener.get().cloned().ok_or_else(|| {
         WebError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -15,11 +15,6 @@
 //! downloaded at run time. Spoken text contains first names: it is never
 //! logged.
 
-pub mod cache;
-pub mod engine;
-pub mod player;
-pub mod text;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,31 +26,12 @@ use crate::display::hub::LobbyEvent;
 use crate::practice::{Practice, fill};
 use crate::store::{self, CheckinStatus, NameDisplay};
 
-pub use engine::{DEFAULT_VOICE, PiperVoice, Synth, SynthSettings, VoiceFiles};
-pub use player::{
-    AudioOut, DeviceInfo, Kind, MemoryOut, PlayerOptions, QuietHours, RodioOut, Spoken,
-    VoiceHandle, VoiceStatus, output_devices,
+// The speech library (crate sos-speech), under the names the box uses.
+pub use sos_speech::{
+    AudioOut, DEFAULT_VOICE, DeviceInfo, Kind, MemoryOut, PiperVoice, PlayerOptions, QuietHours,
+    RodioOut, Spoken, Synth, SynthSettings, VoiceError, VoiceFiles, VoiceHandle, VoiceStatus,
+    cache, engine, output_devices, player, text,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum VoiceError {
-    #[error("{0} is missing (run scripts/fetch-voice.sh)")]
-    Missing(PathBuf),
-    #[error("ONNX Runtime: {0}")]
-    Runtime(String),
-    #[error("voice model: {0}")]
-    Model(String),
-    #[error("phonemes: {0}")]
-    Phonemes(String),
-    #[error("synthesis: {0}")]
-    Synthesis(String),
-    #[error("audio device: {0}")]
-    Device(String),
-    #[error("phrase cache: {0}")]
-    Cache(String),
-    #[error("{0}")]
-    Config(String),
-}
 
 /// How the box's voice is set up (flags / environment, see [`VoiceArgs`]).
 #[derive(Debug, Clone)]

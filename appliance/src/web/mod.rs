@@ -84,13 +84,23 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
         .route("/desk/api/displays/pair", post(desk::pair_display))
         .route("/desk/api/displays/{id}/revoke", post(desk::revoke_display))
         .merge(crate::cast::routes())
-        .merge(crate::listen::web::routes())
+        .merge(listen_routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(refuse_oversize))
         .layer(middleware::from_fn_with_state(clinic.clone(), observe))
         .layer(middleware::from_fn(security_headers))
         .with_state(clinic)
+}
+
+#[cfg(feature = "listen")]
+fn listen_routes() -> Router<Arc<Clinic>> {
+    crate::listen::web::routes()
+}
+
+#[cfg(not(feature = "listen"))]
+fn listen_routes() -> Router<Arc<Clinic>> {
+    Router::new()
 }
 
 async fn not_found() -> WebError {
@@ -273,7 +283,7 @@ async fn healthz(State(clinic): State<Arc<Clinic>>) -> Response {
                 "tv_clients": clinic.hub.tv_subscribers(),
                 "sync": sync,
                 "voice": clinic.voice.get().map(|v| v.status()),
-                "listen": clinic.listener.get().map(|l| l.status()),
+                "listen": clinic.listen_status(),
                 "uptime_s": clinic.started_at.elapsed().as_secs(),
             })),
         )

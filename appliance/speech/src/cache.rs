@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::VoiceError;
+use crate::VoiceError;
 
 const MAGIC: &[u8; 8] = b"SOSVPCM1";
 const HEADER: usize = 8 + 4 + 4;

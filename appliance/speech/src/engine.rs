@@ -7,9 +7,9 @@ use std::sync::{Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::VoiceError;
-use super::cache::Pcm;
-use super::text::Clause;
+use crate::VoiceError;
+use crate::cache::Pcm;
+use crate::text::Clause;
 
 /// The ONNX Runtime version `scripts/fetch-voice.sh` installs.
 pub const ORT_LIB: &str = "libonnxruntime.so.1.31.1";

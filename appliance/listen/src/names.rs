@@ -248,7 +248,7 @@ fn remembered(
 /// espeak-ng's phonemes for `text` with stress and length marks and word
 /// breaks removed: what the words sound like, as one string of sounds.
 fn sounds(text: &str) -> Option<Vec<char>> {
-    let ipa = crate::voice::engine::phonemes_of(text, "en-us")?;
+    let ipa = sos_speech::engine::phonemes_of(text, "en-us")?;
     let out: Vec<char> = ipa
         .chars()
         .filter(|c| !matches!(c, 'ˈ' | 'ˌ' | 'ː' | ' ' | '-' | '_') && !c.is_ascii_punctuation())

@@ -79,12 +79,13 @@ impl ToMono16k {
     }
 }
 
-pub fn input_devices() -> Result<Vec<crate::audio::DeviceInfo>, ListenError> {
-    crate::audio::list(crate::audio::Direction::Input).map_err(ListenError::Device)
+pub fn input_devices() -> Result<Vec<sos_speech::audio::DeviceInfo>, ListenError> {
+    sos_speech::audio::list(sos_speech::audio::Direction::Input).map_err(ListenError::Device)
 }
 
 fn find_device(selector: Option<&str>) -> Result<cpal::Device, ListenError> {
-    crate::audio::find(crate::audio::Direction::Input, selector).map_err(ListenError::Device)
+    sos_speech::audio::find(sos_speech::audio::Direction::Input, selector)
+        .map_err(ListenError::Device)
 }
 
 /// A live capture: 16 kHz mono chunks arrive on `chunks` until dropped.

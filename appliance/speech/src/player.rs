@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::VoiceError;
-use super::cache::{self, Pcm, PhraseCache};
-use super::engine::Synth;
-use super::text::{self, Clause};
+use crate::VoiceError;
+use crate::cache::{self, Pcm, PhraseCache};
+use crate::engine::Synth;
 use crate::memory::GiveBack;
+use crate::text::{self, Clause};
 
 /// What kind of announcement; calls go before greetings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
