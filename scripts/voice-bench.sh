@@ -11,5 +11,5 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import piper' 2>/dev/
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet piper-tts==1.8.0 onnxruntime==1.31.1
 fi
-cargo build --release -p sos-appliance --bin voice-bench
+cargo build --release -p sos-bench --bin voice-bench
 SOS_LOG=warn ./target/release/voice-bench --models-dir "$models_dir" --python "$venv/bin/python" "$@"

@@ -104,25 +104,6 @@ enum Command {
     AudioDevices,
     /// List the microphones voice in can use (--microphone).
     Microphones,
-    /// Convert a CTranslate2 Whisper model (from a registry package) to the
-    /// ggml file whisper.cpp loads. Used by scripts/fetch-whisper.sh.
-    ListenModel {
-        /// CTranslate2 model.bin
-        #[arg(long)]
-        ct2: PathBuf,
-        /// Mel filter bank as .npy (mel_80.npy from openai-whisper's assets)
-        #[arg(long)]
-        mel: PathBuf,
-        /// Tokenizer vocabulary (gpt2.tiktoken from openai-whisper's assets)
-        #[arg(long)]
-        vocab: PathBuf,
-        /// Output ggml .bin
-        #[arg(long)]
-        out: PathBuf,
-        /// How the matrices are stored: q8_0 (what the box runs) or f16
-        #[arg(long, value_enum, default_value = "q8_0")]
-        weights: appliance::listen::model::Weights,
-    },
     /// Set a staff PIN or password (read from standard input).
     StaffPin {
         #[arg(long, env = "SOS_DATA_DIR", default_value = "demo-data")]
@@ -179,23 +160,6 @@ fn main() -> Result<()> {
                     let mark = if m.is_default { " (default)" } else { "" };
                     println!("{}\t{}{mark}", m.id, m.name);
                 }
-                Ok(())
-            }
-            Command::ListenModel {
-                ct2,
-                mel,
-                vocab,
-                out,
-                weights,
-            } => {
-                let info = appliance::listen::model::convert(&ct2, &mel, &vocab, &out, weights)?;
-                println!(
-                    "wrote {} ({} tensors, {} mels, {} vocabulary)",
-                    out.display(),
-                    info.tensors,
-                    info.n_mels,
-                    info.n_vocab
-                );
                 Ok(())
             }
             Command::Enroll {

@@ -3,7 +3,7 @@
 //! Run it with one command from the workspace root:
 //!
 //! ```text
-//! cargo run --release -p sos-appliance --bin sos-bench
+//! cargo run --release -p sos-bench --bin sos-bench
 //! ```
 //!
 //! It starts the real release `sos-appliance` binary (the one next to this
