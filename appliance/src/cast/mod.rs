@@ -10,8 +10,8 @@
 //! like any TV paired by hand.
 
 mod api;
-pub mod discovery;
-pub mod session;
+// The Cast library (crate sos-cast), under the names the box uses.
+pub use sos_cast::{discovery, session};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -39,8 +39,8 @@ const STABLE_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CastError {
-    #[error("mDNS is not available: {0}")]
-    Mdns(String),
+    #[error(transparent)]
+    Mdns(#[from] sos_cast::MdnsError),
     #[error("That TV is not on the network right now. Check that it is switched on.")]
     UnknownDevice,
     #[error("Casting is not running on this box.")]
@@ -305,12 +305,12 @@ impl CastService {
         for info in advert.services()? {
             daemon
                 .register(info)
-                .map_err(|e| CastError::Mdns(e.to_string()))?;
+                .map_err(|e| CastError::Mdns(sos_cast::MdnsError(e.to_string())))?;
         }
         *lock(&self.advert) = Some(advert.clone());
         let events = daemon
             .browse(discovery::GOOGLECAST)
-            .map_err(|e| CastError::Mdns(e.to_string()))?;
+            .map_err(|e| CastError::Mdns(sos_cast::MdnsError(e.to_string())))?;
         tracing::info!(host = %advert.host(), "mDNS: advertising the box, looking for Cast TVs");
         *lock(&self.daemon) = Some(daemon);
         // Paired-TV count and practice name change at run time.
@@ -331,7 +331,7 @@ impl CastService {
                     svc.discovered(ev);
                 }
             })
-            .map_err(|e| CastError::Mdns(e.to_string()))?;
+            .map_err(|e| CastError::Mdns(sos_cast::MdnsError(e.to_string())))?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use mdns_sd::{IfKind, IfPredicate, ResolvedService, ServiceDaemon, ServiceEvent, ServiceInfo};
 use serde::Serialize;
 
-use super::CastError;
+use crate::MdnsError;
 
 pub const GOOGLECAST: &str = "_googlecast._tcp.local.";
 pub const HTTP: &str = "_http._tcp.local.";
@@ -43,9 +43,9 @@ pub fn is_virtual(name: &str) -> bool {
 
 /// Starts a daemon limited to `interfaces` (by name), or to every
 /// interface except loopback and docker-like ones when none are given.
-pub fn daemon(interfaces: &[String]) -> Result<ServiceDaemon, CastError> {
-    let d = ServiceDaemon::new().map_err(|e| CastError::Mdns(e.to_string()))?;
-    let m = |e: mdns_sd::Error| CastError::Mdns(e.to_string());
+pub fn daemon(interfaces: &[String]) -> Result<ServiceDaemon, MdnsError> {
+    let d = ServiceDaemon::new().map_err(|e| MdnsError(e.to_string()))?;
+    let m = |e: mdns_sd::Error| MdnsError(e.to_string());
     d.disable_interface(IfKind::All).map_err(m)?;
     if interfaces.is_empty() {
         d.enable_interface(IfKind::Predicate(IfPredicate::new(|i| {
@@ -106,7 +106,7 @@ impl Advert {
         }
     }
 
-    pub fn services(&self) -> Result<Vec<ServiceInfo>, CastError> {
+    pub fn services(&self) -> Result<Vec<ServiceInfo>, MdnsError> {
         let tvs = self.tvs.to_string();
         let txt = [
             ("practice", self.practice_name.as_str()),
@@ -120,7 +120,7 @@ impl Advert {
         for ty in [HTTP, SOS_EDGE] {
             let info =
                 ServiceInfo::new(ty, &self.instance(), &self.host(), "", self.port, &txt[..])
-                    .map_err(|e| CastError::Mdns(e.to_string()))?
+                    .map_err(|e| MdnsError(e.to_string()))?
                     .enable_addr_auto();
             out.push(info);
         }
