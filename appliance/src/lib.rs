@@ -23,10 +23,11 @@ pub mod practice;
 pub mod qr;
 pub mod schedule;
 pub mod secrets;
-pub mod store;
 pub mod sync;
 pub mod voice;
 pub mod web;
 
 // Shared by voice out and voice in; they live in the speech crate.
 pub use sos_speech::{audio, memory};
+// The replica (crate sos-store).
+pub use sos_store as store;

@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::clinic::Clinic;
 use crate::secrets::{random_token, token_hash};
-use crate::store::{DisplayRow, StoreError, now_ms};
+use crate::store::{self, DisplayRow, StoreError, now_ms};
 pub use api::routes;
 use discovery::{Change, Devices};
 use session::{Ctrl, Ended, Progress, SessionError, Timing};
@@ -204,18 +204,7 @@ pub async fn redeem_grant(clinic: &Clinic, grant: &str) -> Option<(DisplayRow, S
 }
 
 /// A TV staff chose, as remembered in `cast_targets`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Target {
-    pub device_id: String,
-    pub name: String,
-    pub model: String,
-    pub host: String,
-    pub port: u16,
-    pub app_id: String,
-    pub display_id: Option<String>,
-    pub chosen_by: String,
-    pub chosen_at: i64,
-}
+pub use crate::store::CastTarget as Target;
 
 /// What the front desk sees for a chosen TV.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -280,7 +269,10 @@ pub async fn start(
         tracing::warn!(error = %e, "mDNS is off: TVs will not be discovered");
     }
     let tenant = clinic.tenant_id();
-    let remembered = clinic.store.read(move |c| load_targets(c, &tenant)).await?;
+    let remembered = clinic
+        .store
+        .read(move |c| store::cast_targets(c, &tenant))
+        .await?;
     for t in remembered {
         tracing::info!(tv = %t.name, "re-casting to a remembered TV");
         svc.spawn(t);
@@ -427,13 +419,7 @@ impl CastService {
         self.rt.spawn(async move {
             let r = clinic
                 .store
-                .write(move |txn| {
-                    txn.execute(
-                        "UPDATE cast_targets SET host = ?3, port = ?4 WHERE tenant_id = ?1 AND device_id = ?2",
-                        rusqlite::params![tenant, id, host, port],
-                    )?;
-                    Ok(())
-                })
+                .write(move |txn| store::move_cast_target(txn, &tenant, &id, &host, port))
                 .await;
             if let Err(e) = r {
                 tracing::warn!(error = %e, "cannot remember a TV's new address");
@@ -498,7 +484,7 @@ impl CastService {
         clinic
             .store
             .write(move |txn| {
-                save_target(txn, &tenant, &t)?;
+                store::save_cast_target(txn, &tenant, &t)?;
                 crate::store::append_audit(
                     txn,
                     &tenant,
@@ -823,50 +809,6 @@ fn box_id(clinic: &Clinic) -> String {
         b"sos-edge/mdns-box-id/v1",
     );
     token_hash(&crate::secrets::b64().encode(mac))[..12].to_string()
-}
-
-fn save_target(txn: &rusqlite::Connection, tenant: &str, t: &Target) -> Result<(), StoreError> {
-    txn.execute(
-        "INSERT INTO cast_targets (tenant_id, device_id, friendly_name, model, host, port, app_id, display_id, chosen_by, chosen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (tenant_id, device_id) DO UPDATE SET friendly_name = excluded.friendly_name,
-           model = excluded.model, host = excluded.host, port = excluded.port, app_id = excluded.app_id,
-           chosen_by = excluded.chosen_by, chosen_at = excluded.chosen_at",
-        rusqlite::params![
-            tenant,
-            t.device_id,
-            t.name,
-            t.model,
-            t.host,
-            t.port,
-            t.app_id,
-            t.display_id,
-            t.chosen_by,
-            t.chosen_at
-        ],
-    )?;
-    Ok(())
-}
-
-fn load_targets(c: &rusqlite::Connection, tenant: &str) -> Result<Vec<Target>, StoreError> {
-    let mut stmt = c.prepare(
-        "SELECT device_id, friendly_name, model, host, port, app_id, display_id, chosen_by, chosen_at
-         FROM cast_targets WHERE tenant_id = ?1 ORDER BY chosen_at",
-    )?;
-    let rows = stmt.query_map([tenant], |r| {
-        Ok(Target {
-            device_id: r.get(0)?,
-            name: r.get(1)?,
-            model: r.get(2)?,
-            host: r.get(3)?,
-            port: r.get(4)?,
-            app_id: r.get(5)?,
-            display_id: r.get(6)?,
-            chosen_by: r.get(7)?,
-            chosen_at: r.get(8)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 #[cfg(test)]

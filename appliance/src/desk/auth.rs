@@ -70,7 +70,7 @@ fn verify_secret(secret: &str, phc: &str) -> bool {
 
 /// Sets (or replaces) a staff member's PIN. Used by the CLI and the demo.
 pub fn set_staff_secret(
-    conn: &rusqlite::Connection,
+    conn: &store::Connection,
     tenant: &str,
     staff_id: &str,
     name: &str,

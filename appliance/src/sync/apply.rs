@@ -4,12 +4,11 @@
 use std::collections::BTreeMap;
 
 use cloud_sync::wire::ConfigResponse;
-use rusqlite::params;
 use serde_json::json;
 
 use crate::checkin::identity;
 use crate::secrets::BoxKey;
-use crate::store::{self, AppointmentRow, PatientRow, Provider, Store, StoreError, TenantConfig};
+use crate::store::{self, AppointmentRow, PatientRow, Provider, Store, TenantConfig};
 
 use super::SyncError;
 
@@ -126,12 +125,7 @@ pub async fn apply_config(
                 store::upsert_patient(txn, &tenant, patient)?;
                 store::upsert_appointment(txn, &tenant, appt)?;
                 if *cancelled {
-                    txn.execute(
-                        "UPDATE appointments SET cancelled = 1
-                         WHERE tenant_id = ?1 AND appointment_id = ?2",
-                        params![tenant, appt.appointment_id],
-                    )
-                    .map_err(StoreError::from)?;
+                    store::cancel_appointment(txn, &tenant, &appt.appointment_id)?;
                 }
             }
             // Only changed entries: rewriting one clears its lock-out.

@@ -1,4 +1,5 @@
-//! The local SQLite replica.
+//! The box's local SQLite replica (crate sos-store): every SQL statement of
+//! the box is here, and every one names its tenant.
 //!
 //! One writer thread owns the only write connection and commits in groups:
 //! every write job waiting when a transaction starts runs in it (each in its
@@ -11,20 +12,23 @@ mod records;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::OpenFlags;
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
 pub use records::*;
+// The connection types the store's callers write with, so they need no
+// rusqlite of their own.
+pub use rusqlite::{Connection, Transaction};
 
 /// The schema this build knows. A database migrated by a newer build is
 /// refused, never touched.
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
-        M::up(include_str!("migrations/001_initial.sql")),
-        M::up(include_str!("migrations/002_cast.sql")),
-        M::up(include_str!("migrations/003_ticket_index.sql")),
-        M::up(include_str!("migrations/004_staff_from_cloud.sql")),
+        M::up(include_str!("../migrations/001_initial.sql")),
+        M::up(include_str!("../migrations/002_cast.sql")),
+        M::up(include_str!("../migrations/003_ticket_index.sql")),
+        M::up(include_str!("../migrations/004_staff_from_cloud.sql")),
     ])
 }
 

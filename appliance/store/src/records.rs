@@ -264,6 +264,20 @@ pub fn upsert_appointment(conn: &Connection, tenant: &str, a: &AppointmentRow) -
     Ok(())
 }
 
+/// The practice cancelled an appointment (it stays, marked, for the day's
+/// record).
+pub fn cancel_appointment(
+    conn: &Connection,
+    tenant: &str,
+    appointment_id: &str,
+) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE appointments SET cancelled = 1 WHERE tenant_id = ?1 AND appointment_id = ?2",
+        params![tenant, appointment_id],
+    )?;
+    Ok(())
+}
+
 /// One line of the day's schedule as the front desk sees it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ScheduleEntry {
@@ -811,4 +825,80 @@ pub fn recent_audit(conn: &Connection, tenant: &str, limit: i64) -> StoreResult<
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+// ------------------------------------------------------------ cast targets
+
+/// A TV staff chose to cast the lobby page to.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CastTarget {
+    pub device_id: String,
+    pub name: String,
+    pub model: String,
+    pub host: String,
+    pub port: u16,
+    pub app_id: String,
+    pub display_id: Option<String>,
+    pub chosen_by: String,
+    pub chosen_at: i64,
+}
+
+pub fn save_cast_target(conn: &Connection, tenant: &str, t: &CastTarget) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO cast_targets (tenant_id, device_id, friendly_name, model, host, port, app_id, display_id, chosen_by, chosen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (tenant_id, device_id) DO UPDATE SET friendly_name = excluded.friendly_name,
+           model = excluded.model, host = excluded.host, port = excluded.port, app_id = excluded.app_id,
+           chosen_by = excluded.chosen_by, chosen_at = excluded.chosen_at",
+        params![
+            tenant,
+            t.device_id,
+            t.name,
+            t.model,
+            t.host,
+            t.port,
+            t.app_id,
+            t.display_id,
+            t.chosen_by,
+            t.chosen_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// The chosen TVs, first chosen first.
+pub fn cast_targets(conn: &Connection, tenant: &str) -> StoreResult<Vec<CastTarget>> {
+    let mut stmt = conn.prepare(
+        "SELECT device_id, friendly_name, model, host, port, app_id, display_id, chosen_by, chosen_at
+         FROM cast_targets WHERE tenant_id = ?1 ORDER BY chosen_at",
+    )?;
+    let rows = stmt.query_map([tenant], |r| {
+        Ok(CastTarget {
+            device_id: r.get(0)?,
+            name: r.get(1)?,
+            model: r.get(2)?,
+            host: r.get(3)?,
+            port: r.get(4)?,
+            app_id: r.get(5)?,
+            display_id: r.get(6)?,
+            chosen_by: r.get(7)?,
+            chosen_at: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A chosen TV answered from a new address (DHCP gave it another one).
+pub fn move_cast_target(
+    conn: &Connection,
+    tenant: &str,
+    device_id: &str,
+    host: &str,
+    port: u16,
+) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE cast_targets SET host = ?3, port = ?4 WHERE tenant_id = ?1 AND device_id = ?2",
+        params![tenant, device_id, host, port],
+    )?;
+    Ok(())
 }
