@@ -1,48 +1,26 @@
-//! One running box: its replica, key, practice, lobby hub and the live
-//! registries (TV pairings, staff sessions). Handlers receive it as state.
+//! One running box: the shared [`Core`] and the state each service keeps
+//! (TV pairings, staff sessions, rate limits, Cast, the voice, voice in,
+//! the TVs' speaker clips, sync status). HTTP handlers receive it as state.
+//!
+//! `Clinic` dereferences to [`Core`], so a function that needs only the
+//! replica, the practice and the hub takes `&Core` and can be handed a
+//! `&Clinic`.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use tokio::sync::watch;
 
+pub use crate::core::{Core, CoreError as ClinicError, lobby_queue};
 use crate::desk::Sessions;
-use crate::display::hub::{Hub, PracticeView, QueueEntry};
 use crate::display::pairing::Pairings;
-use crate::metrics::Metrics;
-use crate::practice::{Practice, VerticalError};
-use crate::secrets::{BoxKey, SecretError};
-use crate::store::{self, CheckinStatus, Store, StoreError};
 use crate::web::limits::RateLimits;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClinicError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error(transparent)]
-    Vertical(#[from] VerticalError),
-    #[error(
-        "this box has no practice configured yet: run `sos-appliance demo`, or give a [practice] section in the config file"
-    )]
-    NoPractice,
-}
-
 pub struct Clinic {
-    pub store: Store,
-    pub key: BoxKey,
-    practice: RwLock<Arc<Practice>>,
-    pub hub: Hub,
+    pub core: Arc<Core>,
     pub pairings: Pairings,
     pub sessions: Sessions,
-    pub metrics: Metrics,
     pub limits: RateLimits,
-    /// Base URL printed in QR codes and pairing links, e.g.
-    /// `http://bright-smile-sos.local:8080`.
-    pub public_url: String,
-    pub shutdown: watch::Receiver<bool>,
-    pub started_at: std::time::Instant,
     pub cast: crate::cast::CastSlot,
     /// The lobby voice, once started (absent in tools that never speak).
     pub voice: std::sync::OnceLock<crate::voice::VoiceHandle>,
@@ -51,6 +29,16 @@ pub struct Clinic {
     /// Voice in, once its model is loaded.
     #[cfg(feature = "listen")]
     pub listener: std::sync::OnceLock<crate::listen::VoiceIn>,
+    /// What the sync loops last saw (online, revoked, last success).
+    pub sync: crate::sync::SyncStatus,
+}
+
+impl std::ops::Deref for Clinic {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 impl Clinic {
@@ -62,39 +50,19 @@ impl Clinic {
         limits: RateLimits,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Clinic>, ClinicError> {
-        let store = Store::open(&data_dir.join("sos-edge.db"))?;
-        let key = BoxKey::load_or_create(&data_dir.join("box.key"))?;
-        let config = store
-            .read_blocking(store::load_tenant)?
-            .ok_or(ClinicError::NoPractice)?;
-        let practice = Practice::new(config)?;
-        let queue = lobby_queue(&store, &practice)?;
-        let hub = Hub::new(PracticeView::of(&practice), queue);
+        let core = Core::open(data_dir, public_url, shutdown)?;
         Ok(Arc::new(Clinic {
-            store,
-            key,
-            practice: RwLock::new(Arc::new(practice)),
-            hub,
+            core: Arc::new(core),
             pairings: Pairings::default(),
             sessions: Sessions::default(),
-            metrics: Metrics::new(),
             limits,
-            public_url,
-            shutdown,
-            started_at: std::time::Instant::now(),
             cast: Default::default(),
             voice: Default::default(),
             lobby_audio: Default::default(),
             #[cfg(feature = "listen")]
             listener: Default::default(),
+            sync: Default::default(),
         }))
-    }
-
-    pub fn practice(&self) -> Arc<Practice> {
-        self.practice
-            .read()
-            .map(|p| Arc::clone(&p))
-            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
     /// Voice in's state for `/healthz` and the desk (null: not started, or
@@ -106,52 +74,4 @@ impl Clinic {
         }
         serde_json::Value::Null
     }
-
-    pub fn tenant_id(&self) -> String {
-        self.practice().tenant_id().to_string()
-    }
-
-    /// Replaces the practice config (from the cloud, or an operator) and
-    /// pushes it to every TV without a restart.
-    /// Today at the practice (in its time zone): schedule and arrivals.
-    pub async fn today(&self) -> Result<store::Day, StoreError> {
-        let practice = self.practice();
-        let (t, d) = (practice.tenant_id().to_string(), practice.today());
-        self.store.read(move |c| store::day(c, &t, &d)).await
-    }
-
-    pub async fn reload_practice(&self) -> Result<(), ClinicError> {
-        let config = self
-            .store
-            .read(store::load_tenant)
-            .await?
-            .ok_or(ClinicError::NoPractice)?;
-        let practice = Practice::new(config)?;
-        let store = self.store.clone();
-        let p2 = practice.clone();
-        let queue = tokio::task::spawn_blocking(move || lobby_queue(&store, &p2))
-            .await
-            .map_err(|_| StoreError::WriterGone)??;
-        let view = PracticeView::of(&practice);
-        // Swapped before anyone is told: a listener (the voice applying
-        // the owner's volume) reads `practice()` on the event and must not
-        // get the old one.
-        if let Ok(mut slot) = self.practice.write() {
-            *slot = Arc::new(practice);
-        }
-        self.hub.practice_changed(view, queue);
-        Ok(())
-    }
-}
-
-/// Today's waiting and called people as the lobby may see them.
-pub fn lobby_queue(store: &Store, practice: &Practice) -> Result<Vec<QueueEntry>, StoreError> {
-    let tenant = practice.tenant_id().to_string();
-    let today = practice.today();
-    let rows = store.read_blocking(move |c| store::checkins_for_day(c, &tenant, &today))?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| matches!(r.status, CheckinStatus::Waiting | CheckinStatus::Called))
-        .map(|r| crate::checkin::queue_entry(practice, &r))
-        .collect())
 }

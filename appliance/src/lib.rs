@@ -5,13 +5,14 @@
 //! entry and its outbox events for the cloud, and reaches the lobby TVs
 //! through [`display`], the lobby speakers through [`voice`], the front desk
 //! through [`desk`], the patient's own phone through the status page in
-//! [`checkin::pages`], and the cloud through [`sync`]. [`web`] wires the
+//! [`checkin::http`], and the cloud through [`sync`]. [`web`] wires the
 //! routes; [`clinic`] holds one running box's state.
 
 pub mod cast;
 pub mod checkin;
 pub mod clinic;
 pub mod config;
+pub mod core;
 pub mod demo;
 pub mod desk;
 pub mod display;

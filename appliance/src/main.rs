@@ -332,7 +332,7 @@ async fn serve(
     let _sync = appliance::sync::spawn(Arc::clone(&clinic), data_dir)?;
     let voice_config = voice.into_config(data_dir)?;
     let models_dir = voice_config.models_dir.clone();
-    let voice = appliance::voice::spawn(Arc::clone(&clinic), voice_config);
+    let voice = appliance::voice::spawn(Arc::clone(&clinic.core), voice_config);
     appliance::display::speaker::use_tvs_as_speaker(&clinic, &voice);
     let _ = clinic.voice.set(voice);
     // Voice in (issue 4): off with one log line when the model is absent.

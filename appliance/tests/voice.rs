@@ -234,7 +234,7 @@ fn without_models_the_voice_is_off_and_says_why() {
         let (clinic, _dir, _stop) = demo_clinic(0).await;
         let mut config = voice::VoiceConfig::new(_dir.path());
         config.models_dir = _dir.path().join("nothing-here");
-        let handle = voice::spawn(Arc::clone(&clinic), config);
+        let handle = voice::spawn(Arc::clone(&clinic.core), config);
         let status = handle.status();
         assert_eq!(status.state, "off");
         assert!(status.reason.unwrap().contains("fetch-voice.sh"));
@@ -293,7 +293,7 @@ fn voice_into_memory(
     let out = MemoryOut::new();
     let o2 = out.clone();
     let handle = voice::spawn_with(
-        Arc::clone(clinic),
+        Arc::clone(&clinic.core),
         config,
         Box::new(move || Box::new(o2) as Box<dyn AudioOut>),
     );

@@ -9,7 +9,7 @@
 //! for the TV it was issued for; the TV then holds its own revocable token
 //! like any TV paired by hand.
 
-mod api;
+pub mod http;
 // The Cast library (crate sos-cast), under the names the box uses.
 pub use sos_cast::{discovery, session};
 
@@ -26,7 +26,6 @@ use serde_json::json;
 use crate::clinic::Clinic;
 use crate::secrets::{random_token, token_hash};
 use crate::store::{self, DisplayRow, StoreError, now_ms};
-pub use api::routes;
 use discovery::{Change, Devices};
 use session::{Ctrl, Ended, Progress, SessionError, Timing};
 

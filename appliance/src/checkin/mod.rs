@@ -3,17 +3,17 @@
 //! entry, outbox event and billing event in one durable transaction, then
 //! every TV, the front desk and the patient's status page are told.
 
+pub mod http;
 pub mod identity;
 pub mod link;
 pub mod matching;
-pub mod pages;
 
 use std::collections::BTreeMap;
 
 use cloud_sync::events::{BoxEvent, CheckinArrived, CheckinProcessed, CheckinStatusChanged};
 use serde_json::json;
 
-use crate::clinic::Clinic;
+use crate::core::Core;
 use crate::display::hub::QueueEntry;
 use crate::practice::{Practice, fill};
 use crate::secrets::{random_token, token_hash};
@@ -83,12 +83,12 @@ pub fn actor_for(method: Method, staff_id: Option<&str>) -> String {
 /// Check-in from a patient's own details (phone form, voice, or staff typing
 /// them in).
 pub async fn by_patient(
-    clinic: &Clinic,
+    core: &Core,
     details: PatientDetails,
     method: Method,
     actor: String,
 ) -> Result<Outcome, CheckinError> {
-    let practice = clinic.practice();
+    let practice = core.practice();
     if !practice.feature("patient_checkin") {
         return Err(CheckinError::Disabled);
     }
@@ -96,12 +96,12 @@ pub async fn by_patient(
     let last = identity::tidy_name("last name", &details.last_name)?;
     let dob = identity::parse_dob(&details.date_of_birth)?;
     let tenant = practice.tenant_id().to_string();
-    let dob_hash = identity::dob_hash(&clinic.key, &tenant, dob);
+    let dob_hash = identity::dob_hash(&core.key, &tenant, dob);
     let key = identity::name_key(&first, &last);
     let today = practice.today();
 
     let (t, d) = (tenant.clone(), today.clone());
-    let schedule = clinic
+    let schedule = core
         .store
         .read(move |c| store::schedule_for_day(c, &t, &d))
         .await?;
@@ -119,7 +119,7 @@ pub async fn by_patient(
                 return Ok(Outcome::NoMatch { walk_in_offered });
             }
             let (t, k, h) = (tenant.clone(), key.clone(), dob_hash.clone());
-            let known = clinic
+            let known = core
                 .store
                 .read(move |c| store::find_patient(c, &t, &k, &h))
                 .await?;
@@ -136,7 +136,7 @@ pub async fn by_patient(
         dob_hash,
     });
     commit(
-        clinic,
+        core,
         &practice,
         NewArrival {
             appointment_id,
@@ -153,16 +153,16 @@ pub async fn by_patient(
 /// Check-in of a known appointment: staff picking it from today's schedule
 /// (method = desk), or a spoken name matched to it (method = voice).
 pub async fn by_appointment(
-    clinic: &Clinic,
+    core: &Core,
     appointment_id: &str,
     method: Method,
     actor: String,
 ) -> Result<Outcome, CheckinError> {
-    let practice = clinic.practice();
+    let practice = core.practice();
     let tenant = practice.tenant_id().to_string();
     let today = practice.today();
     let (t, d) = (tenant.clone(), today.clone());
-    let schedule = clinic
+    let schedule = core
         .store
         .read(move |c| store::schedule_for_day(c, &t, &d))
         .await?;
@@ -171,7 +171,7 @@ pub async fn by_appointment(
         .find(|e| e.appointment_id == appointment_id)
         .ok_or(CheckinError::UnknownAppointment)?;
     commit(
-        clinic,
+        core,
         &practice,
         NewArrival {
             appointment_id: Some(entry.appointment_id.clone()),
@@ -199,18 +199,14 @@ enum Committed {
     Existing(CheckinRow),
 }
 
-async fn commit(
-    clinic: &Clinic,
-    practice: &Practice,
-    a: NewArrival,
-) -> Result<Outcome, CheckinError> {
+async fn commit(core: &Core, practice: &Practice, a: NewArrival) -> Result<Outcome, CheckinError> {
     let tenant = practice.tenant_id().to_string();
     let status_token = random_token();
     let token_h = token_hash(&status_token);
     let walk_in = a.walk_in_patient.is_some();
     let method = a.method;
 
-    let committed = clinic
+    let committed = core
         .store
         .write(move |txn| {
             // The unique (patient, day) index makes this race-free; checking
@@ -281,8 +277,8 @@ async fn commit(
     match committed {
         Committed::Existing(checkin) => Ok(Outcome::AlreadyCheckedIn { checkin }),
         Committed::New(checkin) => {
-            clinic.metrics.checkin(method);
-            announce_arrival(clinic, practice, &checkin, walk_in);
+            core.metrics.checkin(method);
+            announce_arrival(core, practice, &checkin, walk_in);
             Ok(Outcome::CheckedIn {
                 checkin,
                 status_token,
@@ -292,7 +288,7 @@ async fn commit(
     }
 }
 
-fn announce_arrival(clinic: &Clinic, practice: &Practice, c: &CheckinRow, walk_in: bool) {
+fn announce_arrival(core: &Core, practice: &Practice, c: &CheckinRow, walk_in: bool) {
     let welcome = format!(
         "Welcome, {}!",
         practice.lobby_name(&c.first_name, &c.last_name, c.ticket)
@@ -309,20 +305,8 @@ fn announce_arrival(clinic: &Clinic, practice: &Practice, c: &CheckinRow, walk_i
         &practice.vertical.templates.welcome
     };
     let greeting = fill(template, &values);
-    clinic
-        .hub
-        .arrived(queue_entry(practice, c), welcome, greeting);
-}
-
-/// How a check-in appears in the lobby.
-pub fn queue_entry(practice: &Practice, c: &CheckinRow) -> QueueEntry {
-    QueueEntry {
-        id: c.checkin_id.clone(),
-        name: practice.lobby_name(&c.first_name, &c.last_name, c.ticket),
-        status: c.status,
-        room: c.room.clone(),
-        arrived_at: c.arrived_at,
-    }
+    core.hub
+        .arrived(QueueEntry::of(practice, c), welcome, greeting);
 }
 
 /// The words for a call: "Sarah J., please come to Room 2."
@@ -338,13 +322,13 @@ pub fn call_announcement(practice: &Practice, c: &CheckinRow, room: &str) -> Str
 
 /// Staff move a check-in along: call to a room, seen, no-show, back to waiting.
 pub async fn set_status(
-    clinic: &Clinic,
+    core: &Core,
     checkin_id: &str,
     status: CheckinStatus,
     room: Option<String>,
     actor: String,
 ) -> Result<CheckinRow, CheckinError> {
-    let practice = clinic.practice();
+    let practice = core.practice();
     let room = room.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     if status == CheckinStatus::Called {
         let Some(r) = &room else {
@@ -363,7 +347,7 @@ pub async fn set_status(
     let tenant = practice.tenant_id().to_string();
     let id = checkin_id.to_string();
     let room_w = room.clone();
-    let row = clinic
+    let row = core
         .store
         .write(move |txn| {
             let at = now_ms();
@@ -397,8 +381,7 @@ pub async fn set_status(
         (Some(r), CheckinStatus::Called) => Some(call_announcement(&practice, &row, r)),
         _ => None,
     };
-    clinic
-        .hub
-        .status_changed(queue_entry(&practice, &row), announcement);
+    core.hub
+        .status_changed(QueueEntry::of(&practice, &row), announcement);
     Ok(row)
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::practice::Practice;
-use crate::store::CheckinStatus;
+use crate::store::{CheckinRow, CheckinStatus};
 
 /// Frames a TV may lag behind before it is resynchronised with a snapshot.
 const TV_QUEUE: usize = 256;
@@ -27,6 +27,20 @@ pub struct QueueEntry {
     pub status: CheckinStatus,
     pub room: Option<String>,
     pub arrived_at: i64,
+}
+
+impl QueueEntry {
+    /// How a check-in appears in the lobby (first name and last initial,
+    /// initials or a ticket, as the practice chose).
+    pub fn of(practice: &Practice, c: &CheckinRow) -> QueueEntry {
+        QueueEntry {
+            id: c.checkin_id.clone(),
+            name: practice.lobby_name(&c.first_name, &c.last_name, c.ticket),
+            status: c.status,
+            room: c.room.clone(),
+            arrived_at: c.arrived_at,
+        }
+    }
 }
 
 /// What a TV needs to brand itself.

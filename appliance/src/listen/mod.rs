@@ -11,7 +11,7 @@
 
 pub mod button;
 pub mod dialog;
-pub mod web;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -3,7 +3,8 @@
 //! * Config down: `GET /v1/config?since=<applied version>&wait=25` in a
 //!   loop (the cloud answers at once when something changed, else holds the
 //!   call up to 25 s); a changed config is applied in one transaction and
-//!   pushed to the TVs with [`Clinic::reload_practice`].
+//!   pushed to the TVs with [`Core::reload_practice`]; the sessions of
+//!   staff the cloud removed end at once.
 //! * Events up: the oldest unsent outbox events, in `seq` order, in batches;
 //!   marked sent only once the cloud acknowledged them. A crash between the
 //!   two resends the batch; the cloud acknowledges duplicates without
@@ -14,7 +15,7 @@
 //! working offline indefinitely: the outbox just grows.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cloud_sync::client::{Client, ClientError};
@@ -23,8 +24,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::credential::Credential;
-use super::{Shared, SyncError, apply};
+use super::{SyncError, SyncStatus, apply};
 use crate::clinic::Clinic;
+use crate::core::Core;
 use crate::store::{self, now_ms};
 
 #[derive(Debug, Clone)]
@@ -71,16 +73,17 @@ pub fn spawn_with(
     opts: SyncOptions,
 ) -> Result<JoinHandle<()>, SyncError> {
     let client = Client::new(&cred.link.cloud_url)?;
-    let store_path = clinic.store.path().to_path_buf();
-    let shared = super::register(&store_path);
-    if let Ok(mut s) = shared.lock() {
-        s.state.enrolled = true;
-    }
+    let status = clinic.sync.clone();
+    let generation = status.start();
+    // The engine touches the shared core, its own status and, through this
+    // callback only, the desk's sessions.
+    let sessions = Arc::clone(&clinic);
     let ctx = Arc::new(Ctx {
-        clinic,
+        core: Arc::clone(&clinic.core),
+        staff_removed: Box::new(move |ids| sessions.sessions.end_for(ids)),
         client,
         cred,
-        shared: Arc::clone(&shared),
+        status: status.clone(),
         opts,
     });
     tracing::info!(
@@ -90,16 +93,20 @@ pub fn spawn_with(
     );
     Ok(tokio::spawn(async move {
         tokio::join!(config_loop(Arc::clone(&ctx)), push_loop(Arc::clone(&ctx)));
-        super::unregister(&store_path, &shared);
+        status.stop(generation);
         tracing::info!("sync stopped");
     }))
 }
 
+type StaffRemoved = Box<dyn Fn(&[String]) + Send + Sync>;
+
 struct Ctx {
-    clinic: Arc<Clinic>,
+    core: Arc<Core>,
+    /// Ends the front-desk sessions of staff the cloud removed.
+    staff_removed: StaffRemoved,
     client: Client,
     cred: Credential,
-    shared: Arc<Mutex<Shared>>,
+    status: SyncStatus,
     opts: SyncOptions,
 }
 
@@ -109,28 +116,28 @@ impl Ctx {
     }
 
     fn succeeded(&self) {
-        if let Ok(mut s) = self.shared.lock() {
-            if !s.state.online {
+        self.status.update(|s| {
+            if !s.online {
                 tracing::info!("cloud reachable: sync online");
             }
-            s.state.online = true;
-            s.state.revoked = false;
-            s.state.last_success_at = Some(now_ms());
-            s.state.last_error = None;
-        }
+            s.online = true;
+            s.revoked = false;
+            s.last_success_at = Some(now_ms());
+            s.last_error = None;
+        });
     }
 
     fn failed(&self, what: &str, e: &SyncError) {
-        if let Ok(mut s) = self.shared.lock() {
-            if s.state.online || s.state.last_error.is_none() {
+        self.status.update(|s| {
+            if s.online || s.last_error.is_none() {
                 tracing::warn!(error = %e, "{what} failed: sync offline, retrying with backoff");
             } else {
                 tracing::debug!(error = %e, "{what} failed again");
             }
-            s.state.online = false;
-            s.state.revoked = matches!(e, SyncError::Client(c) if c.is_revoked());
-            s.state.last_error = Some(e.to_string());
-        }
+            s.online = false;
+            s.revoked = matches!(e, SyncError::Client(c) if c.is_revoked());
+            s.last_error = Some(e.to_string());
+        });
     }
 
     /// Delay before the next try after `attempt` consecutive failures.
@@ -167,14 +174,14 @@ async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
 }
 
 async fn local_version(ctx: &Ctx) -> Result<i64, SyncError> {
-    let t = ctx.clinic.store.read(store::load_tenant).await?;
+    let t = ctx.core.store.read(store::load_tenant).await?;
     Ok(t.filter(|t| t.tenant_id == ctx.tenant())
         .map(|t| t.config_version)
         .unwrap_or(0))
 }
 
 async fn config_loop(ctx: Arc<Ctx>) {
-    let mut stop = ctx.clinic.shutdown.clone();
+    let mut stop = ctx.core.shutdown.clone();
     let mut attempt = 0u32;
     let mut first = true;
     loop {
@@ -208,13 +215,12 @@ async fn pull_config(ctx: &Ctx, wait: u64) -> Result<(), SyncError> {
     let since = local_version(ctx).await?;
     let resp = ctx.client.config(&ctx.cred.device, since, wait).await?;
     if !resp.changed {
-        if let Ok(mut s) = ctx.shared.lock() {
-            s.state.config_version = Some(resp.config_version);
-        }
+        ctx.status.update(|s| {
+            s.config_version = Some(resp.config_version);
+        });
         return Ok(());
     }
-    let applied =
-        apply::apply_config(&ctx.clinic.store, &ctx.clinic.key, ctx.tenant(), resp).await?;
+    let applied = apply::apply_config(&ctx.core.store, &ctx.core.key, ctx.tenant(), resp).await?;
     tracing::info!(
         config_version = applied.config_version,
         appointments = applied.appointments,
@@ -222,18 +228,18 @@ async fn pull_config(ctx: &Ctx, wait: u64) -> Result<(), SyncError> {
         removed_staff = applied.removed_staff.len(),
         "cloud config applied"
     );
-    ctx.clinic.sessions.end_for(&applied.removed_staff);
-    if let Err(e) = ctx.clinic.reload_practice().await {
+    (ctx.staff_removed)(&applied.removed_staff);
+    if let Err(e) = ctx.core.reload_practice().await {
         tracing::warn!(error = %e, "config applied but the practice did not reload");
     }
-    if let Ok(mut s) = ctx.shared.lock() {
-        s.state.config_version = Some(applied.config_version);
-    }
+    ctx.status.update(|s| {
+        s.config_version = Some(applied.config_version);
+    });
     Ok(())
 }
 
 async fn push_loop(ctx: Arc<Ctx>) {
-    let mut stop = ctx.clinic.shutdown.clone();
+    let mut stop = ctx.core.shutdown.clone();
     let mut attempt = 0u32;
     let mut batch = ctx.opts.batch_size.clamp(1, wire::MAX_EVENTS_PER_BATCH);
     loop {
@@ -275,7 +281,7 @@ async fn push_once(ctx: &Ctx, batch: usize) -> Result<usize, SyncError> {
     let tenant = ctx.tenant().to_string();
     let limit = batch as i64;
     let pending = ctx
-        .clinic
+        .core
         .store
         .read(move |c| store::pending_events(c, &tenant, limit))
         .await?;
@@ -300,13 +306,13 @@ async fn push_once(ctx: &Ctx, batch: usize) -> Result<usize, SyncError> {
     let acked = resp.acked;
     let n = acked.len();
     let tenant = ctx.tenant().to_string();
-    ctx.clinic
+    ctx.core
         .store
         .write(move |txn| store::mark_events_sent(txn, &tenant, &acked, now_ms()))
         .await?;
-    if let Ok(mut s) = ctx.shared.lock() {
-        s.state.events_sent += n as u64;
-    }
+    ctx.status.update(|s| {
+        s.events_sent += n as u64;
+    });
     tracing::debug!(
         sent = n,
         applied = resp.applied,

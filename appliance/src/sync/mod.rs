@@ -14,9 +14,8 @@ pub mod credential;
 pub mod engine;
 pub mod provision;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -76,43 +75,48 @@ pub struct SyncState {
     pub last_error: Option<String>,
 }
 
-/// Live state of one running engine, shared with [`status`].
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    pub state: SyncState,
-}
+/// The sync loops' view of the cloud, shared with [`status`]. One per
+/// running box (in [`Clinic`]); a new engine takes it over from an old one
+/// that is still stopping (the generation), so the old one's stop does not
+/// wipe what the new one reports.
+#[derive(Debug, Clone, Default)]
+pub struct SyncStatus(Arc<Mutex<(u64, SyncState)>>);
 
-type Registry = Mutex<HashMap<PathBuf, Arc<Mutex<Shared>>>>;
+impl SyncStatus {
+    /// A starting engine: returns its generation.
+    pub(crate) fn start(&self) -> u64 {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.0 += 1;
+        s.1 = SyncState {
+            enrolled: true,
+            ..SyncState::default()
+        };
+        s.0
+    }
 
-/// One entry per replica (keyed by its path), so several boxes can run in
-/// one process (tests) and `status` needs nothing but the clinic.
-static RUNNING: LazyLock<Registry> = LazyLock::new(|| Mutex::new(HashMap::new()));
+    /// An engine stopped: the box shows as not syncing, unless a newer
+    /// engine has started meanwhile.
+    pub(crate) fn stop(&self, generation: u64) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if s.0 == generation {
+            s.1 = SyncState::default();
+        }
+    }
 
-pub(crate) fn register(store_path: &Path) -> Arc<Mutex<Shared>> {
-    let mut map = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-    let shared = Arc::new(Mutex::new(Shared::default()));
-    map.insert(store_path.to_path_buf(), Arc::clone(&shared));
-    shared
-}
+    pub(crate) fn update(&self, f: impl FnOnce(&mut SyncState)) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s.1);
+    }
 
-pub(crate) fn unregister(store_path: &Path, shared: &Arc<Mutex<Shared>>) {
-    let mut map = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-    if map.get(store_path).is_some_and(|s| Arc::ptr_eq(s, shared)) {
-        map.remove(store_path);
+    fn get(&self) -> SyncState {
+        self.0.lock().map(|s| s.1.clone()).unwrap_or_default()
     }
 }
 
 /// The box's sync state: online/offline, last success, events waiting.
 /// Cheap (one COUNT on a reader); call it from `/healthz` and the desk page.
 pub async fn status(clinic: &Clinic) -> SyncState {
-    let shared = {
-        let map = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(clinic.store.path()).cloned()
-    };
-    let mut state = match &shared {
-        Some(s) => s.lock().map(|s| s.state.clone()).unwrap_or_default(),
-        None => SyncState::default(),
-    };
+    let mut state = clinic.sync.get();
     let tenant = clinic.tenant_id();
     match clinic
         .store

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use cloud_sync::events::{BoxEvent, GreetingSpoken};
 
-use crate::clinic::Clinic;
+use crate::core::Core;
 use crate::display::hub::LobbyEvent;
 use crate::practice::{Practice, fill};
 use crate::store::{self, CheckinStatus, NameDisplay};
@@ -193,26 +193,22 @@ fn choose_voice(config: &VoiceConfig, practice: &Practice) -> Option<String> {
         .or_else(|| installed.first().cloned())
 }
 
-/// Starts the voice for `clinic`: subscribes to its lobby events, pre-warms
+/// Starts the voice for the box: subscribes to its lobby events, pre-warms
 /// the cache with today's schedule, records a billing event per greeting
 /// spoken. Must be called inside the tokio runtime. Never fails: problems
 /// leave the voice off (see [`VoiceHandle::status`]).
-pub fn spawn(clinic: Arc<Clinic>, config: VoiceConfig) -> VoiceHandle {
+pub fn spawn(core: Arc<Core>, config: VoiceConfig) -> VoiceHandle {
     let device = config.device.clone();
     spawn_with(
-        clinic,
+        core,
         config,
         Box::new(move || Box::new(RodioOut::new(device)) as Box<dyn AudioOut>),
     )
 }
 
 /// [`spawn`] with another output (tests, benchmarks).
-pub fn spawn_with(
-    clinic: Arc<Clinic>,
-    config: VoiceConfig,
-    out: player::OutFactory,
-) -> VoiceHandle {
-    let practice = clinic.practice();
+pub fn spawn_with(core: Arc<Core>, config: VoiceConfig, out: player::OutFactory) -> VoiceHandle {
+    let practice = core.practice();
     if !config.enabled {
         tracing::info!("voice off (turned off by configuration)");
         return VoiceHandle::off("turned off by configuration");
@@ -259,7 +255,7 @@ pub fn spawn_with(
         tracing::info!(voice = %voice_name, load_ms = started.elapsed().as_millis() as u64, "voice loaded");
         Ok(Box::new(v) as Box<dyn Synth>)
     });
-    let on_spoken = billing_recorder(Arc::clone(&clinic));
+    let on_spoken = billing_recorder(Arc::clone(&core));
     let handle = match VoiceHandle::start(synth, out, options, on_spoken) {
         Ok(h) => h,
         Err(e) => {
@@ -274,9 +270,9 @@ pub fn spawn_with(
     };
     apply_practice_settings(&handle, &practice, &box_settings);
     // Subscribed before returning, so no lobby event after start is missed.
-    let events = clinic.hub.events();
+    let events = core.hub.events();
     tokio::spawn(forward_events(
-        Arc::clone(&clinic),
+        Arc::clone(&core),
         events,
         handle.clone(),
         config.prewarm_every,
@@ -286,14 +282,14 @@ pub fn spawn_with(
 }
 
 /// Each greeting spoken becomes a `billing.greeting_spoken` outbox event.
-fn billing_recorder(clinic: Arc<Clinic>) -> player::OnSpoken {
+fn billing_recorder(core: Arc<Core>) -> player::OnSpoken {
     let rt = tokio::runtime::Handle::current();
     Box::new(move |s: Spoken| {
         if s.kind != Kind::Greeting {
             return;
         }
-        let store = clinic.store.clone();
-        let tenant = clinic.tenant_id();
+        let store = core.store.clone();
+        let tenant = core.tenant_id();
         rt.spawn(async move {
             let event = BoxEvent::GreetingSpoken(GreetingSpoken {
                 checkin_id: s.checkin_id,
@@ -338,13 +334,13 @@ fn apply_practice_settings(handle: &VoiceHandle, practice: &Practice, own: &BoxS
 }
 
 async fn forward_events(
-    clinic: Arc<Clinic>,
+    core: Arc<Core>,
     mut events: tokio::sync::broadcast::Receiver<LobbyEvent>,
     handle: VoiceHandle,
     prewarm_every: Duration,
     own: BoxSettings,
 ) {
-    let mut shutdown = clinic.shutdown.clone();
+    let mut shutdown = core.shutdown.clone();
     let mut prewarm = tokio::time::interval(prewarm_every.max(Duration::from_secs(5)));
     loop {
         tokio::select! {
@@ -353,13 +349,13 @@ async fn forward_events(
                     break;
                 }
             }
-            _ = prewarm.tick() => prewarm_today(&clinic, &handle).await,
+            _ = prewarm.tick() => prewarm_today(&core, &handle).await,
             event = events.recv() => match event {
                 Ok(LobbyEvent::PracticeChanged) => {
-                    apply_practice_settings(&handle, &clinic.practice(), &own);
-                    on_event(&clinic, &handle, LobbyEvent::PracticeChanged).await;
+                    apply_practice_settings(&handle, &core.practice(), &own);
+                    on_event(&core, &handle, LobbyEvent::PracticeChanged).await;
                 }
-                Ok(event) => on_event(&clinic, &handle, event).await,
+                Ok(event) => on_event(&core, &handle, event).await,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
@@ -368,8 +364,8 @@ async fn forward_events(
     handle.shutdown();
 }
 
-async fn on_event(clinic: &Arc<Clinic>, handle: &VoiceHandle, event: LobbyEvent) {
-    let voice_on = || clinic.practice().feature("voice_guidance");
+async fn on_event(core: &Arc<Core>, handle: &VoiceHandle, event: LobbyEvent) {
+    let voice_on = || core.practice().feature("voice_guidance");
     match event {
         LobbyEvent::Arrived {
             checkin_id,
@@ -386,7 +382,7 @@ async fn on_event(clinic: &Arc<Clinic>, handle: &VoiceHandle, event: LobbyEvent)
         } if voice_on() => {
             handle.say(Kind::Call, &announcement, Some(checkin_id));
         }
-        LobbyEvent::PracticeChanged => prewarm_today(clinic, handle).await,
+        LobbyEvent::PracticeChanged => prewarm_today(core, handle).await,
         _ => {}
     }
 }
@@ -432,14 +428,14 @@ pub fn expected_phrases(practice: &Practice, schedule: &[store::ScheduleEntry]) 
     out
 }
 
-async fn prewarm_today(clinic: &Arc<Clinic>, handle: &VoiceHandle) {
-    let practice = clinic.practice();
+async fn prewarm_today(core: &Arc<Core>, handle: &VoiceHandle) {
+    let practice = core.practice();
     if !practice.feature("voice_guidance") {
         return;
     }
     let tenant = practice.tenant_id().to_string();
     let today = practice.today();
-    match clinic
+    match core
         .store
         .read(move |c| store::schedule_for_day(c, &tenant, &today))
         .await

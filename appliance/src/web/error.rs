@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-use crate::checkin::CheckinError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -56,19 +55,6 @@ impl From<StoreError> for WebError {
     fn from(e: StoreError) -> WebError {
         tracing::error!(error = %e, "storage failure");
         WebError::internal()
-    }
-}
-
-impl From<CheckinError> for WebError {
-    fn from(e: CheckinError) -> WebError {
-        match e {
-            CheckinError::Store(s) => s.into(),
-            CheckinError::Disabled => WebError::forbidden(e.to_string()),
-            CheckinError::UnknownCheckin | CheckinError::UnknownAppointment => {
-                WebError::not_found(e.to_string())
-            }
-            other => WebError::bad_request(other.to_string()),
-        }
     }
 }
 

@@ -1,6 +1,10 @@
-//! The box's HTTP server: routes for the patient's phone (`/c/…`,
-//! `/status/…`), the lobby TVs (`/tv`), the front desk (`/desk`), and
-//! operations (`/healthz`, `/metrics`).
+//! The box's HTTP server. Each feature says where its requests enter in its
+//! own `http.rs` (`routes()`): the patient's phone in `checkin::http`
+//! (`/c/…`, `/status/…`), the lobby TVs in `display::http` (`/tv…`), the
+//! front desk in `desk::http` (`/desk…`), Cast in `cast::http` and voice in
+//! in `listen::http`. This module merges them, serves operations
+//! (`/healthz`, `/metrics`) and the static assets, and wraps every route
+//! in the same layers (body limit, metrics, security headers).
 
 pub mod error;
 pub mod limits;
@@ -16,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, S
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde_json::json;
 
 use crate::clinic::Clinic;
@@ -57,33 +61,10 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
         .route("/metrics", get(metrics))
         .route("/assets/{file}", get(asset))
         .route("/brand/logo.svg", get(logo))
-        .route(
-            "/c/{tenant}/{sig}",
-            get(checkin::pages::form).post(checkin::pages::submit),
-        )
-        .route("/status/{token}", get(checkin::pages::status_page))
-        .route("/status/{token}/ws", get(checkin::pages::status_ws))
-        .route("/tv", get(display::tv_page))
-        .route("/tv/ws", get(display::tv_ws))
-        .route("/tv/audio/{id}", get(display::speaker::clip))
-        .route("/desk", get(desk::page))
-        .route(
-            "/desk/login",
-            get(desk::auth::login_form).post(desk::auth::login),
-        )
-        .route("/desk/logout", post(desk::auth::logout))
-        .route("/desk/pair", get(desk::pair_page))
-        .route("/desk/ws", get(desk::ws))
-        .route("/desk/api/today", get(desk::today))
-        .route("/desk/api/audit", get(desk::audit))
-        .route("/desk/api/checkins", post(desk::check_in))
-        .route(
-            "/desk/api/checkins/{id}/{action}",
-            post(desk::change_status),
-        )
-        .route("/desk/api/displays/pair", post(desk::pair_display))
-        .route("/desk/api/displays/{id}/revoke", post(desk::revoke_display))
-        .merge(crate::cast::routes())
+        .merge(checkin::http::routes())
+        .merge(desk::http::routes())
+        .merge(display::http::routes())
+        .merge(crate::cast::http::routes())
         .merge(listen_routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -95,7 +76,7 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
 
 #[cfg(feature = "listen")]
 fn listen_routes() -> Router<Arc<Clinic>> {
-    crate::listen::web::routes()
+    crate::listen::http::routes()
 }
 
 #[cfg(not(feature = "listen"))]

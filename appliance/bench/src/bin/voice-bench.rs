@@ -208,7 +208,7 @@ fn main() -> Result<()> {
     let handle = {
         let _guard = rt.enter();
         voice::spawn_with(
-            Arc::clone(&clinic),
+            Arc::clone(&clinic.core),
             config,
             Box::new(move || Box::new(o2) as Box<dyn AudioOut>),
         )

@@ -1,13 +1,16 @@
-//! The patient's phone: the check-in form behind the practice's signed QR
-//! link, and the live status page it leads to.
+//! Where the patient's phone enters: the check-in form behind the
+//! practice's signed QR link (`/c/{tenant}/{sig}`), and the live status
+//! page it leads to (`/status/{token}` and its WebSocket).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -21,6 +24,13 @@ use crate::secrets::token_hash;
 use crate::store::{self, CheckinRow, CheckinStatus, Method, now_ms};
 use crate::web::error::WebError;
 use crate::web::{FormBody, WebResult, templates};
+
+pub fn routes() -> Router<Arc<Clinic>> {
+    Router::new()
+        .route("/c/{tenant}/{sig}", get(form).post(submit))
+        .route("/status/{token}", get(status_page))
+        .route("/status/{token}/ws", get(status_ws))
+}
 
 fn check_link(clinic: &Clinic, tenant: &str, sig: &str) -> Result<Arc<Practice>, WebError> {
     let practice = clinic.practice();
@@ -303,6 +313,20 @@ async fn status_session(mut socket: WebSocket, clinic: Arc<Clinic>, mut c: Check
                 Some(Ok(_)) => {}
             },
             _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// A check-in problem as the phone or the desk shows it.
+impl From<CheckinError> for WebError {
+    fn from(e: CheckinError) -> WebError {
+        match e {
+            CheckinError::Store(s) => s.into(),
+            CheckinError::Disabled => WebError::forbidden(e.to_string()),
+            CheckinError::UnknownCheckin | CheckinError::UnknownAppointment => {
+                WebError::not_found(e.to_string())
+            }
+            other => WebError::bad_request(other.to_string()),
         }
     }
 }
