@@ -39,13 +39,13 @@ struct ServeArgs {
     /// Check-ins one client (IP address) may send per minute.
     #[arg(long, env = "SOS_CHECKIN_RATE_PER_MINUTE", default_value_t = appliance::web::limits::DEFAULT_CHECKINS_PER_MINUTE)]
     checkin_rate_per_minute: u32,
-    /// mDNS and Chromecast (issue 5).
+    /// mDNS and Chromecast.
     #[command(flatten)]
     cast: appliance::cast::CastArgs,
-    /// Lobby voice (issue 3).
+    /// Lobby voice.
     #[command(flatten)]
     voice: appliance::voice::VoiceArgs,
-    /// Voice in (issue 4).
+    /// Voice in.
     #[command(flatten)]
     listen_in: appliance::listen::ListenArgs,
 }
@@ -231,7 +231,7 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
     let listen = config::parse_listen(&listen)?;
     let public_url = args.public_url.or(file.public_url);
     // First boot of a flashed box: enroll from its provisioning file and pull
-    // the practice before serving (issue 6).
+    // the practice before serving.
     prepare_dir(&data_dir)?;
     appliance::sync::prepare_at_start(&data_dir, std::time::Duration::from_secs(120)).await?;
     let store = open_seeded(&data_dir, file.practice)?;
@@ -327,15 +327,15 @@ async fn serve(
         mdns.then_some(&cast.mdns_interface[..]),
     )
     .await?;
-    // Lobby voice (issue 3): off with one log line when models are absent.
-    // Box <-> cloud sync (issue 6): off until the box is enrolled.
+    // Lobby voice: off with one log line when models are absent.
+    // Box <-> cloud sync: off until the box is enrolled.
     let _sync = appliance::sync::spawn(Arc::clone(&clinic), data_dir)?;
     let voice_config = voice.into_config(data_dir)?;
     let models_dir = voice_config.models_dir.clone();
     let voice = appliance::voice::spawn(Arc::clone(&clinic.core), voice_config);
     appliance::display::speaker::use_tvs_as_speaker(&clinic, &voice);
     let _ = clinic.voice.set(voice);
-    // Voice in (issue 4): off with one log line when the model is absent.
+    // Voice in: off with one log line when the model is absent.
     let talk_button = listen_in.button();
     let listen_config = listen_in.into_config(&models_dir);
     let ears =

@@ -49,6 +49,7 @@ pub fn give_back() {
         // SAFETY: malloc_trim only walks glibc's own arenas under their
         // locks; it takes no pointers from us and is safe to call from
         // any thread at any time.
+        #[allow(unsafe_code)]
         unsafe {
             libc::malloc_trim(0);
         }

@@ -1,4 +1,4 @@
-//! Voice-in benchmark (issue 4): end of speech → intent decided for 2-, 4-
+//! Voice-in benchmark: end of speech → intent decided for 2-, 4-
 //! and 8-second front-desk utterances fed in real time, the recogniser's
 //! real-time factor, and RSS with tiny.en (8-bit) loaded; compared in the same run
 //! with faster-whisper (int8, float32, beam 1) and pywhispercpp transcribing

@@ -1,4 +1,4 @@
-//! `sos-bench`: the committed benchmark for the box daemon (issue 2).
+//! `sos-bench`: the committed benchmark for the box daemon.
 //!
 //! Run it with one command from the workspace root:
 //!
@@ -82,7 +82,7 @@ async fn run_in(daemon_exe: &Path, base: &Path) -> Result<Report> {
         host: host_info(base),
         ..Report::default()
     };
-    println!("SOS Edge benchmark (issue 2)");
+    println!("SOS Edge benchmark");
     println!("  daemon:   {}", daemon_exe.display());
     println!("  host:     {}", r.host);
     let cpus = std::thread::available_parallelism()
