@@ -7,7 +7,7 @@
 //! pairings, staff sessions, sync) keep their own state in
 //! [`crate::clinic::Clinic`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
@@ -17,6 +17,16 @@ use crate::metrics::Metrics;
 use crate::practice::{Practice, VerticalError};
 use crate::secrets::{BoxKey, SecretError};
 use crate::store::{self, CheckinStatus, Store, StoreError};
+
+/// The replica's file in the box's data directory.
+pub fn replica_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("sos-edge.db")
+}
+
+/// The box key's file (32 random bytes, mode 0600) in the data directory.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("box.key")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -53,8 +63,8 @@ impl Core {
         public_url: String,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Core, CoreError> {
-        let store = Store::open(&data_dir.join("sos-edge.db"))?;
-        let key = BoxKey::load_or_create(&data_dir.join("box.key"))?;
+        let store = Store::open(&replica_path(data_dir))?;
+        let key = BoxKey::load_or_create(&key_path(data_dir))?;
         let config = store
             .read_blocking(store::load_tenant)?
             .ok_or(CoreError::NoPractice)?;

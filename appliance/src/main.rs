@@ -195,7 +195,7 @@ fn prepare_dir(dir: &Path) -> Result<()> {
 /// Opens the replica; if it has no practice yet, seeds it from `seed`.
 fn open_seeded(dir: &Path, seed: Option<PracticeSeed>) -> Result<Store> {
     prepare_dir(dir)?;
-    let store = Store::open(&dir.join("sos-edge.db"))?;
+    let store = Store::open(&appliance::core::replica_path(dir))?;
     if store.read_blocking(store::load_tenant)?.is_none()
         && let Some(seed) = seed
     {
@@ -236,15 +236,17 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
     appliance::sync::prepare_at_start(&data_dir, std::time::Duration::from_secs(120)).await?;
     let store = open_seeded(&data_dir, file.practice)?;
     store.close();
-    serve(
-        &data_dir,
+    serve(ServeOptions {
+        data_dir,
         listen,
         public_url,
-        args.checkin_rate_per_minute,
-        None,
-        (args.cast, true),
-        (args.voice, args.listen_in),
-    )
+        checkins_per_minute: args.checkin_rate_per_minute,
+        note: None,
+        cast: args.cast,
+        mdns_by_default: true,
+        voice: args.voice,
+        listen_in: args.listen_in,
+    })
     .await
 }
 
@@ -252,7 +254,7 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from("demo-data"));
     let listen = config::parse_listen(args.listen.as_deref().unwrap_or("0.0.0.0:8080"))?;
     let store = open_seeded(&data_dir, Some(demo::practice()))?;
-    let key = BoxKey::load_or_create(&data_dir.join("box.key"))?;
+    let key = BoxKey::load_or_create(&appliance::core::key_path(&data_dir))?;
     let tenant = store
         .read_blocking(store::load_tenant)?
         .context("demo practice missing after seeding")?;
@@ -260,12 +262,12 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
         let practice = appliance::practice::Practice::new(tenant.clone())?;
         let today: jiff::civil::Date = practice.today().parse()?;
         schedule::save(&store, &key, &tenant, demo::appointments(today), "demo").await?;
-        let (t, pin) = (tenant.tenant_id.clone(), pin.clone());
+        // A PIN refused (too short) is refused before anything is written.
+        let (t, hash) = (tenant.tenant_id.clone(), desk::auth::hash_secret(&pin)?);
         store
             .write(move |txn| {
                 if store::list_staff(txn, &t)?.is_empty() {
-                    desk::auth::set_staff_secret(txn, &t, "desk", "Front desk", &pin)
-                        .map_err(|e| appliance::store::StoreError::Conflict(e.to_string()))?;
+                    desk::auth::save_staff_secret(txn, &t, "desk", "Front desk", hash)?;
                 }
                 Ok(())
             })
@@ -280,27 +282,49 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    serve(
-        &data_dir,
+    serve(ServeOptions {
+        data_dir,
         listen,
-        args.public_url,
-        args.checkin_rate_per_minute,
-        Some(note),
-        (args.cast, false),
-        (args.voice, args.listen_in),
-    )
+        public_url: args.public_url,
+        checkins_per_minute: args.checkin_rate_per_minute,
+        note: Some(note),
+        cast: args.cast,
+        mdns_by_default: false,
+        voice: args.voice,
+        listen_in: args.listen_in,
+    })
     .await
 }
 
-async fn serve(
-    data_dir: &Path,
+/// What `serve` runs with, from the config file, the environment and flags.
+struct ServeOptions {
+    data_dir: PathBuf,
     listen: SocketAddr,
     public_url: Option<String>,
     checkins_per_minute: u32,
+    /// Printed under the URLs (the demo's PIN and patients).
     note: Option<String>,
-    (cast, mdns_default): (appliance::cast::CastArgs, bool),
-    (voice, listen_in): (appliance::voice::VoiceArgs, appliance::listen::ListenArgs),
-) -> Result<()> {
+    cast: appliance::cast::CastArgs,
+    /// mDNS on unless the flags say otherwise (`run`), or off unless they
+    /// ask for it (`demo`).
+    mdns_by_default: bool,
+    voice: appliance::voice::VoiceArgs,
+    listen_in: appliance::listen::ListenArgs,
+}
+
+async fn serve(opts: ServeOptions) -> Result<()> {
+    let ServeOptions {
+        data_dir,
+        listen,
+        public_url,
+        checkins_per_minute,
+        note,
+        cast,
+        mdns_by_default: mdns_default,
+        voice,
+        listen_in,
+    } = opts;
+    let data_dir = data_dir.as_path();
     let (stop_tx, stop_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -397,17 +421,17 @@ impl Signals {
 }
 
 fn existing_practice(data_dir: &Path) -> Result<(Store, store::TenantConfig, BoxKey)> {
-    if !data_dir.join("sos-edge.db").exists() {
+    if !appliance::core::replica_path(data_dir).exists() {
         bail!(
             "no box database in {} (run `sos-appliance demo` or `run` first, or pass --data-dir)",
             data_dir.display()
         );
     }
-    let store = Store::open(&data_dir.join("sos-edge.db"))?;
+    let store = Store::open(&appliance::core::replica_path(data_dir))?;
     let tenant = store
         .read_blocking(store::load_tenant)?
         .context("this box has no practice configured yet")?;
-    let key = BoxKey::load_or_create(&data_dir.join("box.key"))?;
+    let key = BoxKey::load_or_create(&appliance::core::key_path(data_dir))?;
     Ok((store, tenant, key))
 }
 
@@ -478,10 +502,8 @@ fn staff_pin(data_dir: &Path, staff_id: &str, name: &str) -> Result<()> {
         staff_id.to_string(),
         name.to_string(),
     );
-    futures_block(store.write(move |txn| {
-        desk::auth::set_staff_secret(txn, &t, &id, &n, &pin)
-            .map_err(|e| appliance::store::StoreError::Conflict(e.to_string()))
-    }))?;
+    let hash = desk::auth::hash_secret(&pin)?;
+    futures_block(store.write(move |txn| desk::auth::save_staff_secret(txn, &t, &id, &n, hash)))?;
     store.close();
     println!("PIN set for {staff_id}");
     Ok(())

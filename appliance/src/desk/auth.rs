@@ -68,15 +68,16 @@ fn verify_secret(secret: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Sets (or replaces) a staff member's PIN. Used by the CLI and the demo.
-pub fn set_staff_secret(
+/// Sets (or replaces) a staff member's PIN, given as [`hash_secret`] made
+/// it (hashed before the write: argon2 takes tens of milliseconds, and the
+/// store has one writer). Used by the CLI and the demo.
+pub fn save_staff_secret(
     conn: &store::Connection,
     tenant: &str,
     staff_id: &str,
     name: &str,
-    secret: &str,
-) -> Result<(), AuthError> {
-    let secret_hash = hash_secret(secret)?;
+    secret_hash: String,
+) -> Result<(), StoreError> {
     store::upsert_staff(
         conn,
         tenant,

@@ -67,8 +67,8 @@ async fn first_pull(
 ) -> Result<EnrollReport, SyncError> {
     let client = Client::new(&cred.link.cloud_url)?;
     let resp = retry(max_wait, || client.config(&cred.device, 0, 0)).await?;
-    let store = Store::open(&data_dir.join("sos-edge.db"))?;
-    let key = crate::secrets::BoxKey::load_or_create(&data_dir.join("box.key"))
+    let store = Store::open(&crate::core::replica_path(data_dir))?;
+    let key = crate::secrets::BoxKey::load_or_create(&crate::core::key_path(data_dir))
         .map_err(|e| SyncError::Credential(e.to_string()));
     let name = resp
         .tenant
@@ -122,7 +122,7 @@ pub async fn prepare_at_start(
 ) -> Result<Option<EnrollReport>, SyncError> {
     if let Some(cred) = Credential::load(data_dir)? {
         // Enrolled: if the first download never completed, do it now.
-        let db = data_dir.join("sos-edge.db");
+        let db = crate::core::replica_path(data_dir);
         let has_practice = if db.exists() {
             let store = Store::open(&db)?;
             let t = store.read_blocking(store::load_tenant);

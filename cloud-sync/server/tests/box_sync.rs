@@ -585,11 +585,11 @@ async fn staff_removed_in_the_cloud_are_removed_from_the_box_and_signed_out() {
     let b = start_box(dir.path());
     // A PIN set on the box itself (the technician's) is the box's own.
     let tenant = t.clone();
+    let hash = appliance::desk::auth::hash_secret("9090").unwrap();
     b.clinic
         .store
         .write(move |txn| {
-            appliance::desk::auth::set_staff_secret(txn, &tenant, "tech", "Technician", "9090")
-                .map_err(|e| appliance::store::StoreError::Conflict(e.to_string()))
+            appliance::desk::auth::save_staff_secret(txn, &tenant, "tech", "Technician", hash)
         })
         .await
         .unwrap();
