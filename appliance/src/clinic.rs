@@ -25,12 +25,12 @@ pub struct Clinic {
     /// The lobby voice, once started (absent in tools that never speak).
     pub voice: std::sync::OnceLock<crate::voice::VoiceHandle>,
     /// Announcements waiting for the TVs to play them (no speaker works).
-    pub lobby_audio: crate::display::speaker::LobbyAudio,
+    pub lobby_audio: crate::display::clips::LobbyAudio,
     /// Voice in, once its model is loaded.
     #[cfg(feature = "listen")]
     pub listener: std::sync::OnceLock<crate::listen::VoiceIn>,
     /// What the sync loops last saw (online, revoked, last success).
-    pub sync: crate::sync::SyncStatus,
+    pub sync: crate::sync::status::SyncStatus,
 }
 
 impl std::ops::Deref for Clinic {

@@ -346,7 +346,8 @@ async fn serve(opts: ServeOptions) -> Result<()> {
     let cast_config = appliance::cast::CastConfig::from_args(&cast, bound.port())?;
     let mdns = cast.mdns_enabled(mdns_default);
     appliance::cast::start(
-        &clinic,
+        &clinic.core,
+        &clinic.cast,
         cast_config,
         mdns.then_some(&cast.mdns_interface[..]),
     )
@@ -392,7 +393,7 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         tracing::info!("shutting down: finishing requests, closing the database");
         let _ = stop_tx.send(true);
     };
-    web::serve(listener, clinic, shutdown).await?;
+    web::server::serve(listener, clinic, shutdown).await?;
     tracing::info!("stopped cleanly");
     Ok(())
 }

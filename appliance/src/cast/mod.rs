@@ -23,7 +23,7 @@ use mdns_sd::{ServiceDaemon, ServiceEvent};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::clinic::Clinic;
+use crate::core::Core;
 use crate::secrets::{random_token, token_hash};
 use crate::store::{self, DisplayRow, StoreError, now_ms};
 use discovery::{Change, Devices};
@@ -117,7 +117,7 @@ impl CastConfig {
 /// service once `serve` started it.
 #[derive(Default)]
 pub struct CastSlot {
-    pub grants: Grants,
+    pub grants: Arc<Grants>,
     service: OnceLock<Arc<CastService>>,
 }
 
@@ -178,17 +178,21 @@ impl Grants {
 
 /// Pairs the TV page that presented `grant`: the same path as staff
 /// approving a code. Returns the new display and its token.
-pub async fn redeem_grant(clinic: &Clinic, grant: &str) -> Option<(DisplayRow, String)> {
-    let g = clinic.cast.grants.redeem(grant)?;
+pub async fn redeem_grant(
+    core: &Core,
+    slot: &CastSlot,
+    grant: &str,
+) -> Option<(DisplayRow, String)> {
+    let g = slot.grants.redeem(grant)?;
     if let Some(old) = &g.replaces {
         // The TV lost its token (reboot, cleared storage): its old pairing
         // is useless now, and must not count against the plan.
-        let _ = crate::display::revoke(clinic, old, "cast".into()).await;
+        let _ = crate::display::revoke(core, old, "cast".into()).await;
     }
     let actor = format!("cast:{}", g.device_id);
-    match crate::display::create_display(clinic, &g.tv_name, actor).await {
+    match crate::display::create_display(core, &g.tv_name, actor).await {
         Ok((row, token)) => {
-            if let Some(svc) = clinic.cast.service() {
+            if let Some(svc) = slot.service() {
                 svc.paired(&g.device_id, &row.display_id).await;
                 svc.refresh_advert().await;
             }
@@ -229,7 +233,9 @@ struct Handle {
 }
 
 pub struct CastService {
-    clinic: Weak<Clinic>,
+    core: Weak<Core>,
+    /// The slot's grants (one set per box, shared with the TV page).
+    grants: Arc<Grants>,
     config: CastConfig,
     pub devices: Devices,
     targets: Mutex<HashMap<String, Handle>>,
@@ -242,15 +248,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Starts casting for `clinic`: re-casts to remembered TVs and, when mDNS
+/// Starts casting for the box: re-casts to remembered TVs and, when mDNS
 /// is on, advertises the box and watches for Cast devices.
 pub async fn start(
-    clinic: &Arc<Clinic>,
+    core: &Arc<Core>,
+    slot: &CastSlot,
     config: CastConfig,
     mdns_interfaces: Option<&[String]>,
 ) -> Result<Arc<CastService>, CastError> {
     let svc = Arc::new(CastService {
-        clinic: Arc::downgrade(clinic),
+        core: Arc::downgrade(core),
+        grants: Arc::clone(&slot.grants),
         config,
         devices: Devices::default(),
         targets: Mutex::new(HashMap::new()),
@@ -258,17 +266,17 @@ pub async fn start(
         advert: Mutex::new(None),
         rt: tokio::runtime::Handle::current(),
     });
-    if clinic.cast.service.set(svc.clone()).is_err() {
+    if slot.service.set(svc.clone()).is_err() {
         return Err(CastError::Off);
     }
     if let Some(ifs) = mdns_interfaces
-        && let Err(e) = svc.start_mdns(clinic, ifs).await
+        && let Err(e) = svc.start_mdns(core, ifs).await
     {
         // Remembered TVs still get the display; only discovery is missing.
         tracing::warn!(error = %e, "mDNS is off: TVs will not be discovered");
     }
-    let tenant = clinic.tenant_id();
-    let remembered = clinic
+    let tenant = core.tenant_id();
+    let remembered = core
         .store
         .read(move |c| store::cast_targets(c, &tenant))
         .await?;
@@ -276,7 +284,7 @@ pub async fn start(
         tracing::info!(tv = %t.name, "re-casting to a remembered TV");
         svc.spawn(t);
     }
-    let mut stop = clinic.shutdown.clone();
+    let mut stop = core.shutdown.clone();
     let s2 = svc.clone();
     tokio::spawn(async move {
         let _ = stop.changed().await;
@@ -288,11 +296,11 @@ pub async fn start(
 impl CastService {
     async fn start_mdns(
         self: &Arc<Self>,
-        clinic: &Arc<Clinic>,
+        core: &Arc<Core>,
         ifs: &[String],
     ) -> Result<(), CastError> {
         let daemon = discovery::daemon(ifs)?;
-        let advert = self.advert(clinic).await?;
+        let advert = self.advert(core).await?;
         for info in advert.services()? {
             daemon
                 .register(info)
@@ -326,9 +334,9 @@ impl CastService {
         Ok(())
     }
 
-    async fn advert(&self, clinic: &Clinic) -> Result<discovery::Advert, CastError> {
-        let tenant = clinic.tenant_id();
-        let tvs = clinic
+    async fn advert(&self, core: &Core) -> Result<discovery::Advert, CastError> {
+        let tenant = core.tenant_id();
+        let tvs = core
             .store
             .read(move |c| crate::store::list_displays(c, &tenant))
             .await?
@@ -336,8 +344,8 @@ impl CastService {
             .filter(|d| d.revoked_at.is_none())
             .count();
         Ok(discovery::Advert {
-            practice_name: clinic.practice().config.name.clone(),
-            box_id: box_id(clinic),
+            practice_name: core.practice().config.name.clone(),
+            box_id: box_id(core),
             version: env!("CARGO_PKG_VERSION").into(),
             pairing: if tvs == 0 { "open" } else { "paired" }.into(),
             tvs,
@@ -347,10 +355,10 @@ impl CastService {
 
     /// Re-announces the box when what it says about itself changed.
     pub async fn refresh_advert(&self) {
-        let Some(clinic) = self.clinic.upgrade() else {
+        let Some(core) = self.core.upgrade() else {
             return;
         };
-        let Ok(new) = self.advert(&clinic).await else {
+        let Ok(new) = self.advert(&core).await else {
             return;
         };
         if lock(&self.advert).as_ref() == Some(&new) {
@@ -406,17 +414,17 @@ impl CastService {
             t.host = d.address.to_string();
             t.port = d.port;
         }
-        let Some(clinic) = self.clinic.upgrade() else {
+        let Some(core) = self.core.upgrade() else {
             return;
         };
         let (tenant, id, host, port) = (
-            clinic.tenant_id(),
+            core.tenant_id(),
             d.id.clone(),
             d.address.to_string(),
             d.port,
         );
         self.rt.spawn(async move {
-            let r = clinic
+            let r = core
                 .store
                 .write(move |txn| store::move_cast_target(txn, &tenant, &id, &host, port))
                 .await;
@@ -467,7 +475,7 @@ impl CastService {
             .devices
             .get(device_id)
             .ok_or(CastError::UnknownDevice)?;
-        let clinic = self.clinic.upgrade().ok_or(CastError::Off)?;
+        let core = self.core.upgrade().ok_or(CastError::Off)?;
         let target = Target {
             device_id: d.id.clone(),
             name: d.name.clone(),
@@ -479,9 +487,8 @@ impl CastService {
             chosen_by: actor.to_string(),
             chosen_at: now_ms(),
         };
-        let (t, tenant) = (target.clone(), clinic.tenant_id());
-        clinic
-            .store
+        let (t, tenant) = (target.clone(), core.tenant_id());
+        core.store
             .write(move |txn| {
                 store::save_cast_target(txn, &tenant, &t)?;
                 crate::store::append_audit(
@@ -505,12 +512,11 @@ impl CastService {
             return Err(CastError::UnknownDevice);
         };
         let _ = h.ctrl.send(Ctrl::Stop);
-        self.clinic_grants_revoke(device_id);
-        let clinic = self.clinic.upgrade().ok_or(CastError::Off)?;
-        let (id, tenant, actor) = (device_id.to_string(), clinic.tenant_id(), actor.to_string());
+        self.revoke_grants(device_id);
+        let core = self.core.upgrade().ok_or(CastError::Off)?;
+        let (id, tenant, actor) = (device_id.to_string(), core.tenant_id(), actor.to_string());
         let name = lock(&h.target).name.clone();
-        clinic
-            .store
+        core.store
             .write(move |txn| {
                 txn.execute(
                     "DELETE FROM cast_targets WHERE tenant_id = ?1 AND device_id = ?2",
@@ -529,10 +535,8 @@ impl CastService {
         Ok(())
     }
 
-    fn clinic_grants_revoke(&self, device_id: &str) {
-        if let Some(c) = self.clinic.upgrade() {
-            c.cast.grants.revoke_for(device_id);
-        }
+    fn revoke_grants(&self, device_id: &str) {
+        self.grants.revoke_for(device_id);
     }
 
     async fn paired(&self, device_id: &str, display_id: &str) {
@@ -540,15 +544,15 @@ impl CastService {
             return;
         };
         lock(&h).display_id = Some(display_id.to_string());
-        let Some(clinic) = self.clinic.upgrade() else {
+        let Some(core) = self.core.upgrade() else {
             return;
         };
         let (tenant, dev, disp) = (
-            clinic.tenant_id(),
+            core.tenant_id(),
             device_id.to_string(),
             display_id.to_string(),
         );
-        let r = clinic
+        let r = core
             .store
             .write(move |txn| {
                 txn.execute(
@@ -672,7 +676,7 @@ impl CastService {
                             tracing::info!(tv = %t.name, "lobby display is on the TV");
                         }
                     });
-                    self.clinic_grants_revoke(&t.device_id);
+                    self.revoke_grants(&t.device_id);
                     let e = match ended {
                         Ended::Stopped => {
                             set("stopped", "Stopped".into(), None);
@@ -745,13 +749,7 @@ impl CastService {
             .filter(|c| !c.is_control())
             .take(40)
             .collect();
-        let grant = match self.clinic.upgrade() {
-            Some(c) => c
-                .cast
-                .grants
-                .issue(&t.device_id, &name, t.display_id.clone()),
-            None => String::new(),
-        };
+        let grant = self.grants.issue(&t.device_id, &name, t.display_id.clone());
         format!("{base}/tv?grant={grant}")
     }
 }
@@ -801,9 +799,9 @@ fn local_ip_towards(peer: SocketAddr) -> Option<IpAddr> {
 }
 
 /// A stable, non-secret id for the box in mDNS records.
-fn box_id(clinic: &Clinic) -> String {
+fn box_id(core: &Core) -> String {
     use base64::Engine;
-    let mac = clinic.key.mac(
+    let mac = core.key.mac(
         crate::secrets::Purpose::FormToken,
         b"sos-edge/mdns-box-id/v1",
     );

@@ -93,7 +93,7 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
     let practice = clinic.practice();
     let store::Day { schedule, checkins } =
         clinic.today().await.map_err(|e| WebError::from(e).json())?;
-    let displays = display::statuses(&clinic)
+    let displays = display::statuses(&clinic, &clinic.pairings)
         .await
         .map_err(|e| WebError::from(e).json())?;
     let now = now_ms();
@@ -254,6 +254,7 @@ pub async fn pair_display(
 ) -> WebResult<Response> {
     let row = display::approve(
         &clinic,
+        &clinic.pairings,
         &req.code,
         req.name.as_deref().unwrap_or(""),
         format!("staff:{}", staff.staff_id),

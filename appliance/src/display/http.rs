@@ -141,7 +141,7 @@ async fn tv_session(mut socket: WebSocket, clinic: Arc<Clinic>, base: String) {
     };
     if display.is_none()
         && let Some(grant) = hello.grant.as_deref()
-        && let Some((d, token)) = crate::cast::redeem_grant(&clinic, grant).await
+        && let Some((d, token)) = crate::cast::redeem_grant(&clinic, &clinic.cast, grant).await
     {
         let frame = json!({"type": "paired", "token": token,
                            "display_id": d.display_id, "name": d.name});

@@ -6,6 +6,7 @@
 //! once staff approve the code it receives a token and, on the same socket,
 //! a full snapshot of the lobby followed by every change in sequence.
 
+pub mod clips;
 pub mod http;
 pub mod hub;
 pub mod pairing;
@@ -16,10 +17,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::clinic::Clinic;
+use crate::core::Core;
 use crate::secrets::{random_token, token_hash};
 use crate::store::{self, DisplayRow, StoreError, now_ms};
-use pairing::Grant;
+use pairing::{Grant, Pairings};
 
 /// A TV silent this long is considered gone.
 pub(crate) const DEAD_AFTER: Duration = Duration::from_secs(35);
@@ -44,20 +45,20 @@ pub enum DisplayError {
 
 /// Staff approve the code a TV is showing.
 pub async fn approve(
-    clinic: &Clinic,
+    core: &Core,
+    pairings: &Pairings,
     code: &str,
     name: &str,
     actor: String,
 ) -> Result<DisplayRow, DisplayError> {
     let name = clean_name(name)?;
     let code = pairing::normalise_code(code);
-    let tenant = clinic.tenant_id();
-    check_plan_limit(clinic).await?;
-    let grant_tx = clinic
-        .pairings
+    let tenant = core.tenant_id();
+    check_plan_limit(core).await?;
+    let grant_tx = pairings
         .claim(&code)
         .ok_or_else(|| DisplayError::NoSuchCode(code.clone()))?;
-    let (row, token) = insert_display(clinic, name.clone(), actor).await?;
+    let (row, token) = insert_display(core, name.clone(), actor).await?;
     let grant = Grant {
         display_id: row.display_id.clone(),
         name,
@@ -67,8 +68,7 @@ pub async fn approve(
         // The TV left between claim and now: its token was never seen, so
         // make sure it can never be used.
         let (t, id) = (tenant, row.display_id.clone());
-        clinic
-            .store
+        core.store
             .write(move |txn| store::revoke_display(txn, &t, &id, now_ms()))
             .await?;
         return Err(DisplayError::TvGone);
@@ -89,11 +89,11 @@ fn clean_name(name: &str) -> Result<String, DisplayError> {
     Ok(name)
 }
 
-async fn check_plan_limit(clinic: &Clinic) -> Result<(), DisplayError> {
-    let practice = clinic.practice();
+async fn check_plan_limit(core: &Core) -> Result<(), DisplayError> {
+    let practice = core.practice();
     let tenant = practice.tenant_id().to_string();
     let max = practice.max_displays();
-    let active = clinic
+    let active = core
         .store
         .read(move |c| store::list_displays(c, &tenant))
         .await?
@@ -107,7 +107,7 @@ async fn check_plan_limit(clinic: &Clinic) -> Result<(), DisplayError> {
 }
 
 async fn insert_display(
-    clinic: &Clinic,
+    core: &Core,
     name: String,
     actor: String,
 ) -> Result<(DisplayRow, String), DisplayError> {
@@ -120,9 +120,8 @@ async fn insert_display(
         revoked_at: None,
         last_seen_at: None,
     };
-    let (r, h, t) = (row.clone(), token_hash(&token), clinic.tenant_id());
-    clinic
-        .store
+    let (r, h, t) = (row.clone(), token_hash(&token), core.tenant_id());
+    core.store
         .write(move |txn| {
             store::insert_display(txn, &t, &r, &h)?;
             store::append_audit(
@@ -141,19 +140,19 @@ async fn insert_display(
 /// Pairs a TV without a code (a Cast receiver that presented a one-time
 /// grant): the same checks and records as [`approve`].
 pub async fn create_display(
-    clinic: &Clinic,
+    core: &Core,
     name: &str,
     actor: String,
 ) -> Result<(DisplayRow, String), DisplayError> {
     let name = clean_name(name)?;
-    check_plan_limit(clinic).await?;
-    insert_display(clinic, name, actor).await
+    check_plan_limit(core).await?;
+    insert_display(core, name, actor).await
 }
 
-pub async fn revoke(clinic: &Clinic, display_id: &str, actor: String) -> Result<(), DisplayError> {
-    let tenant = clinic.tenant_id();
+pub async fn revoke(core: &Core, display_id: &str, actor: String) -> Result<(), DisplayError> {
+    let tenant = core.tenant_id();
     let id = display_id.to_string();
-    let revoked = clinic
+    let revoked = core
         .store
         .write(move |txn| {
             let ok = store::revoke_display(txn, &tenant, &id, now_ms())?;
@@ -166,7 +165,7 @@ pub async fn revoke(clinic: &Clinic, display_id: &str, actor: String) -> Result<
     if !revoked {
         return Err(DisplayError::UnknownDisplay);
     }
-    clinic.hub.revoke(display_id);
+    core.hub.revoke(display_id);
     Ok(())
 }
 
@@ -179,16 +178,16 @@ pub struct DisplayStatus {
     pub last_seen_ms: Option<i64>,
 }
 
-pub async fn statuses(clinic: &Clinic) -> Result<Vec<DisplayStatus>, StoreError> {
-    let tenant = clinic.tenant_id();
-    let rows = clinic
+pub async fn statuses(core: &Core, pairings: &Pairings) -> Result<Vec<DisplayStatus>, StoreError> {
+    let tenant = core.tenant_id();
+    let rows = core
         .store
         .read(move |c| store::list_displays(c, &tenant))
         .await?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let live = clinic.pairings.live(&row.display_id);
+            let live = pairings.live(&row.display_id);
             let online = row.revoked_at.is_none()
                 && live.as_ref().is_some_and(|l| {
                     l.connections > 0 && now_ms() - l.last_seen_ms < DEAD_AFTER.as_millis() as i64

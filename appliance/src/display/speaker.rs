@@ -3,9 +3,7 @@
 //! play it (a "speak" frame), and fetches it by an unguessable, short-lived
 //! id. The clip is exactly what the lobby would have heard anyway.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -14,39 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::clinic::Clinic;
 use crate::web::error::WebError;
 
-/// Clips kept for TVs to fetch: a few, for a couple of minutes.
-const KEEP: usize = 8;
-const FOR: Duration = Duration::from_secs(120);
-
-/// (id, kept at, WAV)
-type Clip = (String, Instant, Arc<[u8]>);
-
-#[derive(Default)]
-pub struct LobbyAudio {
-    clips: Mutex<VecDeque<Clip>>,
-}
-
-impl LobbyAudio {
-    /// Keeps a WAV; returns its id.
-    pub fn put(&self, wav: Arc<[u8]>) -> String {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let mut clips = self.clips.lock().unwrap_or_else(|p| p.into_inner());
-        clips.retain(|(_, at, _)| at.elapsed() < FOR);
-        while clips.len() >= KEEP {
-            clips.pop_front();
-        }
-        clips.push_back((id.clone(), Instant::now(), wav));
-        id
-    }
-
-    pub fn get(&self, id: &str) -> Option<Arc<[u8]>> {
-        let clips = self.clips.lock().unwrap_or_else(|p| p.into_inner());
-        clips
-            .iter()
-            .find(|(i, at, _)| i == id && at.elapsed() < FOR)
-            .map(|(_, _, wav)| Arc::clone(wav))
-    }
-}
+pub use super::clips::LobbyAudio;
 
 /// Wires the voice's fallback to the TVs. Holds the clinic weakly: the
 /// clinic owns the voice, which owns this callback.
@@ -78,6 +44,7 @@ pub async fn clip(State(clinic): State<Arc<Clinic>>, Path(id): Path<String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::display::clips::KEEP;
 
     #[test]
     fn clips_are_kept_briefly_and_only_a_few() {

@@ -479,7 +479,7 @@ async fn phone_checkin_on_a_serving_box_reaches_the_cloud() {
         .unwrap()
         .expect("enrolled box syncs");
     let mut stop_rx2 = stop.subscribe();
-    let server = tokio::spawn(appliance::web::serve(
+    let server = tokio::spawn(appliance::web::server::serve(
         listener,
         Arc::clone(&clinic),
         async move {
@@ -595,7 +595,7 @@ async fn staff_removed_in_the_cloud_are_removed_from_the_box_and_signed_out() {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let web = tokio::spawn(appliance::web::serve(
+    let web = tokio::spawn(appliance::web::server::serve(
         listener,
         Arc::clone(&b.clinic),
         std::future::pending(),
