@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end browser test (tests/e2e.mjs) needs on a fresh
-# Debian machine: Debian's Chromium at /usr/bin/chromium and the pinned npm
-# packages in tests/. Safe to run again: it skips what is already there.
+# Installs what the end-to-end browser test (tests/e2e.mjs) and the cloud's
+# Stripe webhook test need on a fresh Debian machine: Debian's Chromium at
+# /usr/bin/chromium and the pinned npm packages in tests/. Safe to run again: it skips what is already there.
 # Works as root (no sudo needed); as another user it uses sudo for apt.
 set -euo pipefail
 
@@ -37,14 +37,20 @@ fi
 cd "$TESTS"
 # playwright-core never downloads a browser; say so anyway for any tool that asks.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if [ -f package-lock.json ]; then
-  want="$(node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')"
-  have="$(node -p 'try { require("./node_modules/playwright-core/package.json").version } catch (e) { "" }')"
-  if [ "$want" = "$have" ]; then
-    echo "setup-browser: playwright-core $have already installed"
-  else
-    npm ci --no-audit --no-fund
-  fi
+# Every package of the lock at its locked version, or a clean install:
+# playwright-core for the browser test, stripe to sign the webhook
+# deliveries the cloud's tests send.
+if [ -f package-lock.json ] && node -e '
+  const lock = require("./package-lock.json").packages;
+  for (const [path, p] of Object.entries(lock)) {
+    if (!path) continue;
+    try {
+      if (require("./" + path + "/package.json").version !== p.version) process.exit(1);
+    } catch (e) { process.exit(1); }
+  }'; then
+  echo "setup-browser: npm packages already installed"
+elif [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund
 else
   npm install --no-audit --no-fund
 fi

@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "events without row checks",
         include_str!("../migrations/0003_events_without_row_checks.sql"),
     ),
+    (
+        4,
+        "stripe events",
+        include_str!("../migrations/0004_stripe_events.sql"),
+    ),
 ];
 
 /// NOTIFY channel for config changes; the payload is the tenant id.

@@ -5,6 +5,8 @@
 //! * [`devices`]: enrollment and the check of every signed request.
 //! * [`config`]: config down, one snapshot per answer.
 //! * [`ingest`]: events up, recorded once and applied.
+//! * [`onboarding`]: Stripe's webhook, where a paying owner's clinic
+//!   starts.
 //! * [`admin`]: operator actions (tenants, tokens, devices, appointments).
 //! * [`db`]: PostgreSQL pool, migrations, LISTEN/NOTIFY.
 //!
@@ -19,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod devices;
 pub mod ingest;
+pub mod onboarding;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,16 +36,30 @@ pub struct TlsFiles {
     pub key: std::path::PathBuf,
 }
 
+/// How `serve` runs.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Database connections per process.
+    pub pool_size: usize,
+    pub tls: Option<TlsFiles>,
+    /// Stripe's endpoint signing secrets; empty: Stripe webhooks answer 503.
+    pub stripe_webhook_secrets: Vec<String>,
+}
+
 /// Connects, migrates, and serves the API on `listener` until `shutdown`
 /// resolves: over HTTPS when `tls` is given, else plain HTTP (for a
 /// TLS-terminating proxy in front, or tests on loopback).
 pub async fn serve(
     database_url: &str,
     listener: tokio::net::TcpListener,
-    pool_size: usize,
-    tls: Option<TlsFiles>,
+    options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let ServeOptions {
+        pool_size,
+        tls,
+        stripe_webhook_secrets,
+    } = options;
     // A bad certificate is found before anything else starts.
     let tls = match tls {
         Some(files) => Some(
@@ -74,8 +91,9 @@ pub async fn serve(
         device_keys: devices::DeviceKeys::default(),
         config_changes: changes_tx,
         shutdown: stop_rx,
+        stripe_webhook_secrets,
     });
-    let app = api::router(state);
+    let app = api::router(Arc::clone(&state)).merge(onboarding::http::routes().with_state(state));
     let result = match tls {
         Some(config) => {
             // axum-server sets TCP_NODELAY on every connection and runs each

@@ -39,6 +39,11 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, env = "SOS_CLOUD_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Stripe's webhook signing secret for this endpoint (whsec_…);
+        /// several, comma-separated, while one is rolled. Without it
+        /// `POST /webhooks/stripe` answers 503.
+        #[arg(long, env = "SOS_STRIPE_WEBHOOK_SECRET", value_delimiter = ',')]
+        stripe_webhook_secret: Vec<String>,
     },
     /// Apply migrations and exit.
     Migrate,
@@ -191,12 +196,22 @@ async fn run(cli: Cli) -> Result<()> {
             pool_size,
             tls_cert,
             tls_key,
+            stripe_webhook_secret,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
                 _ => None,
             };
-            serve(&url, &listen, pool_size, tls).await?;
+            let options = cloud_server::ServeOptions {
+                pool_size: pool_size.max(2),
+                tls,
+                stripe_webhook_secrets: stripe_webhook_secret
+                    .into_iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            };
+            serve(&url, &listen, options).await?;
         }
         Command::Migrate => {
             pool().await?;
@@ -275,18 +290,17 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 /// Serves the sync API until SIGTERM or SIGINT.
-async fn serve(
-    url: &str,
-    listen: &str,
-    pool_size: usize,
-    tls: Option<cloud_server::TlsFiles>,
-) -> Result<()> {
+async fn serve(url: &str, listen: &str, options: cloud_server::ServeOptions) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    if tls.is_none() {
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    if options.tls.is_none() {
         tracing::warn!(
             "serving plain HTTP: put a TLS-terminating proxy in front, or pass --tls-cert and --tls-key"
         );
@@ -294,7 +308,7 @@ async fn serve(
     // Machine-readable first line for scripts and tests.
     println!("listening on {scheme}://{bound}");
     tracing::info!(%bound, scheme, "serving");
-    cloud_server::serve(url, listener, pool_size.max(2), tls, wait_for_signal()).await?;
+    cloud_server::serve(url, listener, options, wait_for_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
