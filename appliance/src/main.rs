@@ -393,7 +393,20 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         tracing::info!("shutting down: finishing requests, closing the database");
         let _ = stop_tx.send(true);
     };
-    web::server::serve(listener, clinic, shutdown).await?;
+    web::server::serve(listener, Arc::clone(&clinic), shutdown).await?;
+    // The voice thread may be in the middle of a greeting (ONNX Runtime):
+    // let it finish and close before the process exits and runs the
+    // libraries' global destructors under it (a SIGSEGV on every stop).
+    if let Some(voice) = clinic.voice.get().cloned() {
+        let stopped = tokio::task::spawn_blocking(move || {
+            voice.shutdown_and_wait(std::time::Duration::from_secs(10))
+        })
+        .await
+        .unwrap_or(false);
+        if !stopped {
+            tracing::warn!("the voice did not stop within 10 s");
+        }
+    }
     tracing::info!("stopped cleanly");
     Ok(())
 }
