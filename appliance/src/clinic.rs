@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use crate::core::{Core, CoreError as ClinicError, lobby_queue};
+pub use crate::core::{Core, CoreError};
 use crate::desk::Sessions;
 use crate::display::pairing::Pairings;
 use crate::web::limits::RateLimits;
@@ -49,7 +49,7 @@ impl Clinic {
         public_url: String,
         limits: RateLimits,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Arc<Clinic>, ClinicError> {
+    ) -> Result<Arc<Clinic>, CoreError> {
         let core = Core::open(data_dir, public_url, shutdown)?;
         Ok(Arc::new(Clinic {
             core: Arc::new(core),
