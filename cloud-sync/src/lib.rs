@@ -3,6 +3,7 @@
 //!
 //! * [`wire`]: the JSON messages and the protocol version.
 //! * [`events`]: every event the box sends, typed (the privacy boundary).
+//! * [`verticals`]: dental, vet, legal as data (`assets/verticals/`).
 //! * [`auth`]: device keys and request signing (Ed25519 over method, path,
 //!   timestamp, nonce and body hash).
 //! * `client` (feature `client`): a small HTTP client for the three calls.
@@ -15,6 +16,7 @@ pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod events;
+pub mod verticals;
 pub mod wire;
 
 pub use auth::{AuthError, DeviceKey, SignedHeaders};
