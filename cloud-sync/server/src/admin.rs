@@ -1,4 +1,5 @@
-//! Operator actions: tenants, provisioning tokens, devices, appointments.
+//! Operator actions: provisioning tokens, devices, appointments, staff
+//! (tenants themselves are [`crate::tenants`]).
 //! Used by the `sos-cloud` CLI (and by tests). Every change to what a box
 //! sees bumps the tenant's `config_version` and NOTIFYs, in one transaction.
 
@@ -33,134 +34,6 @@ impl From<deadpool_postgres::PoolError> for AdminError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         AdminError::Db(DbError::Pool(e))
     }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct TenantFields {
-    pub name: Option<String>,
-    pub vertical: Option<String>,
-    pub agent_name: Option<String>,
-    pub agent_voice: Option<String>,
-    pub plan: Option<String>,
-    pub status: Option<String>,
-    pub branding: Option<serde_json::Value>,
-    pub settings: Option<serde_json::Value>,
-}
-
-pub const PLANS: &[&str] = &["starter", "pro", "elite"];
-pub const STATUSES: &[&str] = &["trialing", "active", "past_due", "suspended", "cancelled"];
-
-fn check_fields(f: &TenantFields) -> Result<(), AdminError> {
-    if let Some(p) = &f.plan
-        && !PLANS.contains(&p.as_str())
-    {
-        return Err(AdminError::Invalid(format!(
-            "plan must be one of {}",
-            PLANS.join(", ")
-        )));
-    }
-    if let Some(s) = &f.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(AdminError::Invalid(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
-    for (what, v) in [("branding", &f.branding), ("settings", &f.settings)] {
-        if let Some(v) = v
-            && !v.is_object()
-        {
-            return Err(AdminError::Invalid(format!("{what} must be a JSON object")));
-        }
-    }
-    Ok(())
-}
-
-fn default_agent(vertical: &str) -> &'static str {
-    match vertical {
-        "dental" => "Dandan",
-        "vet" => "Vivi",
-        "legal" => "Lex",
-        _ => "Sam",
-    }
-}
-
-/// Creates a tenant; returns its id.
-pub async fn create_tenant(pool: &Pool, f: TenantFields) -> Result<String, AdminError> {
-    check_fields(&f)?;
-    let name = f
-        .name
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| AdminError::Invalid("a tenant needs a name".into()))?;
-    let vertical = f.vertical.unwrap_or_else(|| "dental".into());
-    let agent_name = f
-        .agent_name
-        .unwrap_or_else(|| default_agent(&vertical).into());
-    let agent_voice = f.agent_voice.unwrap_or_else(|| "en_US-amy-medium".into());
-    let plan = f.plan.unwrap_or_else(|| "starter".into());
-    let status = f.status.unwrap_or_else(|| "trialing".into());
-    let branding = f.branding.unwrap_or_else(|| serde_json::json!({}));
-    let settings = f.settings.unwrap_or_else(|| serde_json::json!({}));
-    let id = format!("t-{}", uuid::Uuid::now_v7().simple());
-    let client = pool.get().await?;
-    client
-        .execute(
-            "INSERT INTO tenants (tenant_id, name, vertical, agent_name, agent_voice, plan, status,
-                                  branding, settings)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb)",
-            &[
-                &id,
-                &name,
-                &vertical,
-                &agent_name,
-                &agent_voice,
-                &plan,
-                &status,
-                &branding.to_string(),
-                &settings.to_string(),
-            ],
-        )
-        .await?;
-    audit(&**client, Some(&id), "operator", "tenant.created", &id).await?;
-    Ok(id)
-}
-
-/// Changes some of a tenant's fields; returns the new config version.
-pub async fn update_tenant(pool: &Pool, tenant: &str, f: TenantFields) -> Result<i64, AdminError> {
-    check_fields(&f)?;
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let n = tx
-        .execute(
-            "UPDATE tenants SET
-                name = COALESCE($2, name), vertical = COALESCE($3, vertical),
-                agent_name = COALESCE($4, agent_name), agent_voice = COALESCE($5, agent_voice),
-                plan = COALESCE($6, plan), status = COALESCE($7, status),
-                branding = COALESCE($8::text::jsonb, branding),
-                settings = COALESCE($9::text::jsonb, settings),
-                updated_at = now()
-             WHERE tenant_id = $1",
-            &[
-                &tenant,
-                &f.name,
-                &f.vertical,
-                &f.agent_name,
-                &f.agent_voice,
-                &f.plan,
-                &f.status,
-                &f.branding.map(|v| v.to_string()),
-                &f.settings.map(|v| v.to_string()),
-            ],
-        )
-        .await?;
-    if n == 0 {
-        return Err(AdminError::NoTenant(tenant.into()));
-    }
-    audit(&*tx, Some(tenant), "operator", "tenant.updated", tenant).await?;
-    let v = bump_version(&*tx, tenant).await?;
-    tx.commit().await?;
-    Ok(v)
 }
 
 /// Adds or replaces appointments; returns the new config version.
@@ -231,7 +104,7 @@ fn is_date(s: &str) -> bool {
         })
 }
 
-async fn bump_version(tx: &impl GenericClient, tenant: &str) -> Result<i64, AdminError> {
+pub(crate) async fn bump_version(tx: &impl GenericClient, tenant: &str) -> Result<i64, AdminError> {
     let v: i64 = tx
         .query_one(
             "UPDATE tenants SET config_version = config_version + 1, updated_at = now()

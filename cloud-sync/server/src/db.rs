@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "stripe events",
         include_str!("../migrations/0004_stripe_events.sql"),
     ),
+    (
+        5,
+        "onboarding",
+        include_str!("../migrations/0005_onboarding.sql"),
+    ),
 ];
 
 /// NOTIFY channel for config changes; the payload is the tenant id.

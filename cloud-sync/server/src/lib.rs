@@ -7,7 +7,11 @@
 //! * [`ingest`]: events up, recorded once and applied.
 //! * [`onboarding`]: Stripe's webhook, where a paying owner's clinic
 //!   starts.
-//! * [`admin`]: operator actions (tenants, tokens, devices, appointments).
+//! * [`tenants`]: creating a tenant (one function for operators and
+//!   Stripe) and changing it.
+//! * [`accounts`]: the people who sign in to the dashboard.
+//! * [`email`]: the outbox of emails to send.
+//! * [`admin`]: operator actions (tokens, devices, appointments, staff).
 //! * [`db`]: PostgreSQL pool, migrations, LISTEN/NOTIFY.
 //!
 //! Nothing here keeps correctness-relevant state in memory: several
@@ -15,13 +19,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod config;
 pub mod db;
 pub mod devices;
+pub mod email;
 pub mod ingest;
 pub mod onboarding;
+pub mod tenants;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +49,8 @@ pub struct ServeOptions {
     /// Database connections per process.
     pub pool_size: usize,
     pub tls: Option<TlsFiles>,
-    /// Stripe's endpoint signing secrets; empty: Stripe webhooks answer 503.
-    pub stripe_webhook_secrets: Vec<String>,
+    /// Stripe; `None`: Stripe webhooks answer 503.
+    pub onboarding: Option<onboarding::Onboarding>,
 }
 
 /// Connects, migrates, and serves the API on `listener` until `shutdown`
@@ -58,7 +65,7 @@ pub async fn serve(
     let ServeOptions {
         pool_size,
         tls,
-        stripe_webhook_secrets,
+        onboarding,
     } = options;
     // A bad certificate is found before anything else starts.
     let tls = match tls {
@@ -85,13 +92,15 @@ pub async fn serve(
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let sweeper = tokio::spawn(sweep_nonces(pool.clone()));
+    let grace = onboarding.as_ref().map(|o| o.grace);
+    let billing = tokio::spawn(sweep_overdue(pool.clone(), grace));
     let state = Arc::new(api::AppState {
         pool,
         auth_pool,
         device_keys: devices::DeviceKeys::default(),
         config_changes: changes_tx,
         shutdown: stop_rx,
-        stripe_webhook_secrets,
+        onboarding,
     });
     let app = api::router(Arc::clone(&state)).merge(onboarding::http::routes().with_state(state));
     let result = match tls {
@@ -131,6 +140,7 @@ pub async fn serve(
     };
     listener_task.abort();
     sweeper.abort();
+    billing.abort();
     result.map_err(ServeError::Io)
 }
 
@@ -150,6 +160,22 @@ async fn sweep_nonces(pool: deadpool_postgres::Pool) {
                 .await
         {
             tracing::warn!(error = %db::describe(&e), "nonce sweep failed");
+        }
+    }
+}
+
+/// Suspends practices whose grace period ran out (see
+/// [`onboarding::status::suspend_overdue`]), once a minute. Without Stripe
+/// the default grace applies to statuses operators set by hand.
+async fn sweep_overdue(pool: deadpool_postgres::Pool, grace: Option<Duration>) {
+    let grace = grace.unwrap_or(onboarding::status::DEFAULT_GRACE);
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match onboarding::status::suspend_overdue(&pool, grace).await {
+            Ok(t) if !t.is_empty() => tracing::info!(tenants = ?t, "grace period over: suspended"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "overdue sweep failed"),
         }
     }
 }

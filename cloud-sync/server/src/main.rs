@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use cloud_server::admin::{self, TenantFields};
+use cloud_server::admin;
+use cloud_server::tenants::{self, TenantFields};
 
 #[derive(Parser)]
 #[command(name = "sos-cloud", version, about = "SOS cloud control plane")]
@@ -39,11 +40,8 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, env = "SOS_CLOUD_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
-        /// Stripe's webhook signing secret for this endpoint (whsec_…);
-        /// several, comma-separated, while one is rolled. Without it
-        /// `POST /webhooks/stripe` answers 503.
-        #[arg(long, env = "SOS_STRIPE_WEBHOOK_SECRET", value_delimiter = ',')]
-        stripe_webhook_secret: Vec<String>,
+        #[command(flatten)]
+        stripe: StripeArgs,
     },
     /// Apply migrations and exit.
     Migrate,
@@ -81,6 +79,74 @@ enum Command {
         tenant: String,
         file: PathBuf,
     },
+}
+
+/// Stripe: self-serve sign-up and billing (docs/onboarding.md).
+#[derive(clap::Args)]
+struct StripeArgs {
+    /// Stripe's webhook signing secret for this endpoint (whsec_…);
+    /// several, comma-separated, while one is rolled. Without it
+    /// `POST /webhooks/stripe` answers 503.
+    #[arg(long, env = "SOS_STRIPE_WEBHOOK_SECRETS", value_delimiter = ',')]
+    stripe_webhook_secret: Vec<String>,
+    /// Stripe secret API key (sk_…), to read subscriptions back.
+    #[arg(long, env = "SOS_STRIPE_API_KEY", hide_env_values = true)]
+    stripe_api_key: Option<String>,
+    /// Stripe's API base URL (a test server such as localstripe).
+    #[arg(long, env = "SOS_STRIPE_API_BASE", default_value = cloud_server::onboarding::stripe_api::STRIPE_API_BASE)]
+    stripe_api_base: String,
+    /// Which Stripe price is which plan: `price_…=starter,price_…=pro,…`.
+    #[arg(long, env = "SOS_STRIPE_PRICES", value_delimiter = ',')]
+    stripe_prices: Vec<String>,
+    /// Days a past-due practice keeps its features before it is suspended.
+    #[arg(long, env = "SOS_PAST_DUE_GRACE_DAYS", default_value_t = 7)]
+    past_due_grace_days: u32,
+}
+
+impl StripeArgs {
+    /// `None` when Stripe is off (no webhook secret).
+    fn onboarding(self) -> Result<Option<cloud_server::onboarding::Onboarding>> {
+        let secrets: Vec<String> = self
+            .stripe_webhook_secret
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if secrets.is_empty() {
+            return Ok(None);
+        }
+        let Some(key) = self.stripe_api_key.filter(|k| !k.trim().is_empty()) else {
+            bail!(
+                "--stripe-api-key (SOS_STRIPE_API_KEY) is needed with a webhook secret: the cloud reads subscriptions back from Stripe"
+            );
+        };
+        let mut prices = std::collections::BTreeMap::new();
+        for pair in self.stripe_prices.iter().filter(|p| !p.trim().is_empty()) {
+            let Some((price, plan)) = pair.trim().split_once('=') else {
+                bail!("--stripe-prices: \"{pair}\" is not price=plan");
+            };
+            if !cloud_server::tenants::PLANS.contains(&plan) {
+                bail!(
+                    "--stripe-prices: \"{plan}\" is not a plan (one of {})",
+                    cloud_server::tenants::PLANS.join(", ")
+                );
+            }
+            prices.insert(price.to_string(), plan.to_string());
+        }
+        if prices.is_empty() {
+            bail!(
+                "--stripe-prices (SOS_STRIPE_PRICES) is needed with a webhook secret: which price is which plan"
+            );
+        }
+        let api =
+            cloud_server::onboarding::stripe_api::StripeApi::new(&self.stripe_api_base, &key)?;
+        Ok(Some(cloud_server::onboarding::Onboarding {
+            webhook_secrets: secrets,
+            api,
+            prices,
+            grace: Duration::from_secs(u64::from(self.past_due_grace_days) * 24 * 3600),
+        }))
+    }
 }
 
 #[derive(clap::Args)]
@@ -196,7 +262,7 @@ async fn run(cli: Cli) -> Result<()> {
             pool_size,
             tls_cert,
             tls_key,
-            stripe_webhook_secret,
+            stripe,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
@@ -205,11 +271,7 @@ async fn run(cli: Cli) -> Result<()> {
             let options = cloud_server::ServeOptions {
                 pool_size: pool_size.max(2),
                 tls,
-                stripe_webhook_secrets: stripe_webhook_secret
-                    .into_iter()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
+                onboarding: stripe.onboarding()?,
             };
             serve(&url, &listen, options).await?;
         }
@@ -219,12 +281,12 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Tenant { command } => match command {
             TenantCommand::Create { fields } => {
-                let id = admin::create_tenant(&pool().await?, fields.into_fields()?).await?;
+                let id = tenants::create_tenant(&pool().await?, fields.into_fields()?).await?;
                 println!("{id}");
             }
             TenantCommand::Set { tenant, fields } => {
                 let v =
-                    admin::update_tenant(&pool().await?, &tenant, fields.into_fields()?).await?;
+                    tenants::update_tenant(&pool().await?, &tenant, fields.into_fields()?).await?;
                 println!("config version {v}");
             }
         },

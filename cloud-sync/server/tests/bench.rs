@@ -91,9 +91,9 @@ async fn bench_box_drains_a_10k_backlog() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
     let cloud = Cloud::start(&db);
-    let t = cloud_server::admin::create_tenant(
+    let t = cloud_server::tenants::create_tenant(
         &pool,
-        cloud_server::admin::TenantFields {
+        cloud_server::tenants::TenantFields {
             name: Some("Backlog Dental".into()),
             ..Default::default()
         },

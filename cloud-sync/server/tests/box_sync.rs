@@ -13,7 +13,8 @@ use appliance::checkin::{self, Outcome, PatientDetails};
 use appliance::clinic::Clinic;
 use appliance::store::{CheckinStatus, Method};
 use appliance::sync::{self, Credential, SyncOptions};
-use cloud_server::admin::{self, TenantFields};
+use cloud_server::admin;
+use cloud_server::tenants::{self, TenantFields};
 use cloud_sync::wire::Appointment;
 use common::*;
 use deadpool_postgres::Pool;
@@ -44,7 +45,7 @@ fn fast() -> SyncOptions {
 }
 
 async fn practice(pool: &Pool) -> String {
-    let t = admin::create_tenant(
+    let t = tenants::create_tenant(
         pool,
         TenantFields {
             name: Some("Bright Smile Dental".into()),
@@ -274,7 +275,7 @@ async fn box_enrolls_pulls_config_and_sends_checkins_exactly_once() {
 
     // Down: a config change in the cloud reaches the running box within
     // seconds, without a restart.
-    admin::update_tenant(
+    tenants::update_tenant(
         &pool,
         &t,
         TenantFields {
@@ -523,7 +524,7 @@ async fn phone_checkin_on_a_serving_box_reaches_the_cloud() {
         .unwrap();
     assert_eq!(health["status"], "ready");
 
-    admin::update_tenant(
+    tenants::update_tenant(
         &pool,
         &t,
         TenantFields {

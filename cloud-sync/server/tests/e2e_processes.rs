@@ -9,14 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use cloud_server::admin::{self, TenantFields};
+use cloud_server::admin;
+use cloud_server::tenants::{self, TenantFields};
 use cloud_sync::wire::Appointment;
 use common::box_process::*;
 use common::*;
 use deadpool_postgres::Pool;
 
 async fn practice(pool: &Pool) -> String {
-    let t = admin::create_tenant(
+    let t = tenants::create_tenant(
         pool,
         TenantFields {
             name: Some("Harbour Dental".into()),
@@ -154,7 +155,7 @@ async fn checkins_on_a_box_process_reach_the_cloud_once_and_config_comes_down() 
     );
 
     // A change in the cloud shows on the TV page without a restart.
-    admin::update_tenant(
+    tenants::update_tenant(
         &pool,
         &t,
         TenantFields {

@@ -38,9 +38,9 @@ async fn every_event_arrives_exactly_once_and_in_order_despite_faults() {
     let pool = db.pool().await;
     let mut cloud = Cloud::start(&db);
     let cloud_addr = cloud.url.trim_start_matches("http://").to_string();
-    let t = cloud_server::admin::create_tenant(
+    let t = cloud_server::tenants::create_tenant(
         &pool,
-        cloud_server::admin::TenantFields {
+        cloud_server::tenants::TenantFields {
             name: Some("Chaos Dental".into()),
             settings: Some(serde_json::json!({"timezone": "UTC", "allow_walk_ins": true})),
             ..Default::default()

@@ -426,9 +426,9 @@ async fn box_process_killed_mid_checkins_loses_and_duplicates_nothing() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
     let mut cloud = Cloud::start(&db);
-    let t = cloud_server::admin::create_tenant(
+    let t = cloud_server::tenants::create_tenant(
         &pool,
-        cloud_server::admin::TenantFields {
+        cloud_server::tenants::TenantFields {
             name: Some("Kill Nine Dental".into()),
             vertical: Some("dental".into()),
             settings: Some(json!({
@@ -511,10 +511,10 @@ async fn box_process_killed_mid_checkins_loses_and_duplicates_nothing() {
         // A config change on the way down too (applied, or pulled again
         // after the restart).
         practice_name = format!("Kill Nine Dental {round}");
-        config_version = cloud_server::admin::update_tenant(
+        config_version = cloud_server::tenants::update_tenant(
             &pool,
             &t,
-            cloud_server::admin::TenantFields {
+            cloud_server::tenants::TenantFields {
                 name: Some(practice_name.clone()),
                 ..Default::default()
             },

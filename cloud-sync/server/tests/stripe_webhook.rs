@@ -7,41 +7,18 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
+use common::stripe::*;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const SECRET: &str = "whsec_sos_test_3f9a1c";
+/// Nothing listens here: the events of these tests are recorded (or
+/// refused) before anything would be read back from Stripe.
+const NO_STRIPE_API: &str = "http://127.0.0.1:9";
 
-/// The `Stripe-Signature` header Stripe's library makes for `payload`.
-fn stripe_header(payload: &str, secret: &str, timestamp: i64) -> String {
-    let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests");
-    let out = Command::new("node")
-        .current_dir(&tests)
-        .args([
-            "-e",
-            "const Stripe = require('stripe'); \
-             const [payload, secret, timestamp] = process.argv.slice(1); \
-             process.stdout.write(new Stripe('sk_test_unused').webhooks.generateTestHeaderString( \
-               { payload, secret, timestamp: Number(timestamp) }));",
-            payload,
-            secret,
-            &timestamp.to_string(),
-        ])
-        .output()
-        .expect("run node (scripts/setup-browser.sh installs it and npm stripe)");
-    assert!(
-        out.status.success(),
-        "npm stripe is needed in tests/ (scripts/setup-browser.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("header")
-}
-
-fn now() -> i64 {
-    cloud_sync::auth::now_ms() / 1000
+fn start(db: &TestDb) -> Cloud {
+    let args = stripe_args(NO_STRIPE_API);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Cloud::start_with(db, "127.0.0.1:0", &args)
 }
 
 fn event(id: &str) -> String {
@@ -61,20 +38,6 @@ fn event(id: &str) -> String {
     .to_string()
 }
 
-async fn deliver(cloud: &Cloud, body: &str, header: Option<&str>) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .post(format!("{}/webhooks/stripe", cloud.url))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(h) = header {
-        req = req.header("Stripe-Signature", h);
-    }
-    let r = req.send().await.expect("deliver");
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn stored(db: &TestDb, id: &str) -> i64 {
     let pool = db.pool().await;
     let c = pool.get().await.unwrap();
@@ -90,16 +53,16 @@ async fn stored(db: &TestDb, id: &str) -> i64 {
 #[tokio::test]
 async fn a_signed_event_is_recorded_once_however_often_it_arrives() {
     let db = TestDb::create().await;
-    let a = Cloud::start_with(&db, "127.0.0.1:0", &["--stripe-webhook-secret", SECRET]);
-    let b = Cloud::start_with(&db, "127.0.0.1:0", &["--stripe-webhook-secret", SECRET]);
+    let a = start(&db);
+    let b = start(&db);
 
     let body = event("evt_1QxSosFirst");
     let header = stripe_header(&body, SECRET, now());
-    assert_eq!(deliver(&a, &body, Some(&header)).await.0, 200);
+    assert_eq!(deliver(&a.url, &body, Some(&header)).await.0, 200);
     assert_eq!(stored(&db, "evt_1QxSosFirst").await, 1);
     // Stripe retries: acknowledged, not recorded again.
-    assert_eq!(deliver(&a, &body, Some(&header)).await.0, 200);
-    assert_eq!(deliver(&b, &body, Some(&header)).await.0, 200);
+    assert_eq!(deliver(&a.url, &body, Some(&header)).await.0, 200);
+    assert_eq!(deliver(&b.url, &body, Some(&header)).await.0, 200);
     assert_eq!(stored(&db, "evt_1QxSosFirst").await, 1);
 
     // The same new event reaching both processes at the same moment.
@@ -129,7 +92,7 @@ async fn a_signed_event_is_recorded_once_however_often_it_arrives() {
 #[tokio::test]
 async fn a_signature_made_while_the_secret_is_rolled_is_accepted() {
     let db = TestDb::create().await;
-    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &["--stripe-webhook-secret", SECRET]);
+    let cloud = start(&db);
     let body = event("evt_1QxSosRolled");
     let t = now();
     // Stripe signs with the old and the new secret during a roll.
@@ -137,14 +100,14 @@ async fn a_signature_made_while_the_secret_is_rolled_is_accepted() {
     let new = stripe_header(&body, SECRET, t);
     let new_v1 = new.split(',').find(|p| p.starts_with("v1=")).unwrap();
     let both = format!("{old},{new_v1}");
-    assert_eq!(deliver(&cloud, &body, Some(&both)).await.0, 200);
+    assert_eq!(deliver(&cloud.url, &body, Some(&both)).await.0, 200);
     assert_eq!(stored(&db, "evt_1QxSosRolled").await, 1);
 }
 
 #[tokio::test]
 async fn an_unverified_delivery_is_refused_with_its_reason_and_changes_nothing() {
     let db = TestDb::create().await;
-    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &["--stripe-webhook-secret", SECRET]);
+    let cloud = start(&db);
     let body = event("evt_1QxSosForged");
     let cases: Vec<(Option<String>, String, &str)> = vec![
         (None, body.clone(), "header is missing"),
@@ -168,7 +131,7 @@ async fn an_unverified_delivery_is_refused_with_its_reason_and_changes_nothing()
         (Some("t=1,v0=abc".into()), body.clone(), "no v1 signature"),
     ];
     for (header, sent, why) in cases {
-        let (status, err) = deliver(&cloud, &sent, header.as_deref()).await;
+        let (status, err) = deliver(&cloud.url, &sent, header.as_deref()).await;
         assert_eq!(status, 400, "{why}");
         let message = err["message"].as_str().unwrap_or_default();
         assert!(message.contains(why), "{why}: {message}");
@@ -176,7 +139,7 @@ async fn an_unverified_delivery_is_refused_with_its_reason_and_changes_nothing()
     // Correctly signed, but not a Stripe event.
     let not_event = json!({"hello": "world"}).to_string();
     let h = stripe_header(&not_event, SECRET, now());
-    let (status, err) = deliver(&cloud, &not_event, Some(&h)).await;
+    let (status, err) = deliver(&cloud.url, &not_event, Some(&h)).await;
     assert_eq!(status, 400);
     assert!(err["message"].as_str().unwrap_or_default().contains("id"));
 
@@ -195,7 +158,12 @@ async fn without_a_signing_secret_stripe_is_off_and_says_so() {
     let db = TestDb::create().await;
     let cloud = Cloud::start(&db);
     let body = event("evt_1QxSosOff");
-    let (status, err) = deliver(&cloud, &body, Some(&stripe_header(&body, SECRET, now()))).await;
+    let (status, err) = deliver(
+        &cloud.url,
+        &body,
+        Some(&stripe_header(&body, SECRET, now())),
+    )
+    .await;
     assert_eq!(status, 503);
     assert!(
         err["message"]

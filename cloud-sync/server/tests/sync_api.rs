@@ -5,7 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cloud_server::admin::{self, TenantFields};
+use cloud_server::admin;
+use cloud_server::tenants::{self, TenantFields};
 use cloud_sync::DeviceKey;
 use cloud_sync::client::{Client, ClientError, Device};
 use cloud_sync::wire::{self, Appointment, Event, codes};
@@ -603,7 +604,7 @@ async fn config_long_poll_wakes_on_change_in_every_cloud_process() {
     let p2 = tokio::spawn(async move { c2.config(&d2, v, 25).await });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    let nv = admin::update_tenant(
+    let nv = tenants::update_tenant(
         &pool,
         &t,
         TenantFields {
@@ -674,7 +675,7 @@ async fn migrations_run_once_concurrently_and_refuse_a_newer_database() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     c.execute(
         "INSERT INTO schema_migrations (version, name) VALUES (99, 'future')",
         &[],

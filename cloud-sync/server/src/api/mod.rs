@@ -48,8 +48,8 @@ pub struct AppState {
     pub auth_pool: Pool,
     pub config_changes: broadcast::Sender<String>,
     pub shutdown: watch::Receiver<bool>,
-    /// Stripe's endpoint signing secrets (`whsec_…`); empty: Stripe is off.
-    pub stripe_webhook_secrets: Vec<String>,
+    /// Stripe (webhook secrets, API, prices); `None`: Stripe is off.
+    pub onboarding: Option<crate::onboarding::Onboarding>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

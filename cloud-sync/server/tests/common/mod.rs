@@ -4,6 +4,7 @@
 
 pub mod box_process;
 pub mod chaos;
+pub mod stripe;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -170,9 +171,9 @@ impl Drop for Cloud {
 }
 
 pub async fn tenant(pool: &Pool, name: &str) -> String {
-    cloud_server::admin::create_tenant(
+    cloud_server::tenants::create_tenant(
         pool,
-        cloud_server::admin::TenantFields {
+        cloud_server::tenants::TenantFields {
             name: Some(name.into()),
             vertical: Some("dental".into()),
             ..Default::default()

@@ -1,0 +1,74 @@
+//! Accounts of the people who sign in to the dashboard: owners, their
+//! staff, and the platform's operators. An owner's account is created with
+//! the tenant and without a password; the welcome email's single-use link
+//! sets it.
+
+use tokio_postgres::GenericClient;
+
+use crate::admin::{AdminError, audit};
+
+/// Longest email address SMTP allows in a path (RFC 5321).
+const MAX_EMAIL: usize = 254;
+
+/// A plain check of an address's shape; whether it receives mail is for
+/// the welcome email to find out.
+pub fn check_email(email: &str) -> Result<String, AdminError> {
+    let email = email.trim();
+    let bad = || AdminError::Invalid(format!("\"{email}\" is not an email address"));
+    if email.is_empty() || email.len() > MAX_EMAIL {
+        return Err(bad());
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.contains('@') =>
+        {
+            Ok(email.to_string())
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Creates the owner's account of `tenant` (no password yet); returns its
+/// id.
+pub async fn create_owner(
+    tx: &impl GenericClient,
+    tenant: &str,
+    email: &str,
+    actor: &str,
+) -> Result<String, AdminError> {
+    let email = check_email(email)?;
+    let id = format!("a-{}", uuid::Uuid::now_v7().simple());
+    tx.execute(
+        "INSERT INTO accounts (account_id, tenant_id, email, role) VALUES ($1, $2, $3, 'owner')",
+        &[&id, &tenant, &email],
+    )
+    .await?;
+    audit(tx, Some(tenant), actor, "account.created", &id).await?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_email;
+
+    #[test]
+    fn email_shapes() {
+        assert_eq!(
+            check_email(" owner@clinic.example ").ok().as_deref(),
+            Some("owner@clinic.example")
+        );
+        for bad in [
+            "",
+            "owner",
+            "@clinic.example",
+            "owner@clinic",
+            "a b@c.d",
+            "a@b@c.d",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Tenants: one clinic each. [`create`] is the one way a tenant comes to
+//! be, whether an operator sets a clinic up by hand (`sos-cloud tenant
+//! create`) or a paid Stripe Checkout does ([`crate::onboarding`]).
+
+use cloud_sync::verticals::Vertical;
+use deadpool_postgres::Pool;
+use tokio_postgres::GenericClient;
+
+use crate::admin::{AdminError, audit, bump_version};
+
+#[derive(Debug, Clone, Default)]
+pub struct TenantFields {
+    pub name: Option<String>,
+    pub vertical: Option<String>,
+    pub agent_name: Option<String>,
+    pub agent_voice: Option<String>,
+    pub plan: Option<String>,
+    pub status: Option<String>,
+    pub branding: Option<serde_json::Value>,
+    pub settings: Option<serde_json::Value>,
+}
+
+/// Stripe's ids for a tenant that was bought, not set up by hand.
+#[derive(Debug, Clone, Default)]
+pub struct StripeIds {
+    pub customer: String,
+    pub subscription: String,
+    pub checkout_session: String,
+}
+
+pub const PLANS: &[&str] = &["starter", "pro", "elite"];
+pub const STATUSES: &[&str] = &["trialing", "active", "past_due", "suspended", "cancelled"];
+
+/// Longest practice name a tenant may have (it is shown on TVs and spoken).
+pub const MAX_NAME_CHARS: usize = 120;
+
+fn check_fields(f: &TenantFields) -> Result<(), AdminError> {
+    if let Some(p) = &f.plan
+        && !PLANS.contains(&p.as_str())
+    {
+        return Err(AdminError::Invalid(format!(
+            "plan must be one of {}",
+            PLANS.join(", ")
+        )));
+    }
+    if let Some(s) = &f.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(AdminError::Invalid(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    if let Some(v) = &f.vertical {
+        Vertical::load(v).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    }
+    if let Some(n) = &f.name
+        && n.trim().chars().count() > MAX_NAME_CHARS
+    {
+        return Err(AdminError::Invalid(format!(
+            "a practice name has at most {MAX_NAME_CHARS} characters"
+        )));
+    }
+    for (what, v) in [("branding", &f.branding), ("settings", &f.settings)] {
+        if let Some(v) = v
+            && !v.is_object()
+        {
+            return Err(AdminError::Invalid(format!("{what} must be a JSON object")));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a tenant inside the caller's transaction; returns its id. The
+/// agent's name and voice default to the vertical's (`assets/verticals`);
+/// greetings and announcements are the vertical's until the owner changes
+/// them (the box reads the same files), so nothing is copied here.
+pub async fn create(
+    tx: &impl GenericClient,
+    f: TenantFields,
+    stripe: Option<&StripeIds>,
+    actor: &str,
+) -> Result<String, AdminError> {
+    check_fields(&f)?;
+    let name = f
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| AdminError::Invalid("a tenant needs a name".into()))?;
+    let vertical_id = f.vertical.unwrap_or_else(|| "dental".into());
+    let vertical = Vertical::load(&vertical_id).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let agent_name = f.agent_name.unwrap_or(vertical.default_agent_name);
+    let agent_voice = f.agent_voice.unwrap_or(vertical.default_agent_voice);
+    let plan = f.plan.unwrap_or_else(|| "starter".into());
+    let status = f.status.unwrap_or_else(|| "trialing".into());
+    let branding = f.branding.unwrap_or_else(|| serde_json::json!({}));
+    let settings = f.settings.unwrap_or_else(|| serde_json::json!({}));
+    let id = format!("t-{}", uuid::Uuid::now_v7().simple());
+    tx.execute(
+        "INSERT INTO tenants (tenant_id, name, vertical, agent_name, agent_voice, plan, status,
+                              branding, settings, stripe_customer_id, stripe_subscription_id,
+                              stripe_checkout_session_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10, $11, $12)",
+        &[
+            &id,
+            &name,
+            &vertical_id,
+            &agent_name,
+            &agent_voice,
+            &plan,
+            &status,
+            &branding.to_string(),
+            &settings.to_string(),
+            &stripe.map(|s| s.customer.as_str()),
+            &stripe.map(|s| s.subscription.as_str()),
+            &stripe.map(|s| s.checkout_session.as_str()),
+        ],
+    )
+    .await?;
+    audit(tx, Some(&id), actor, "tenant.created", &id).await?;
+    Ok(id)
+}
+
+/// Creates a tenant on its own (the operator's command line).
+pub async fn create_tenant(pool: &Pool, f: TenantFields) -> Result<String, AdminError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = create(&*tx, f, None, "operator").await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Changes some of a tenant's fields; returns the new config version.
+pub async fn update_tenant(pool: &Pool, tenant: &str, f: TenantFields) -> Result<i64, AdminError> {
+    check_fields(&f)?;
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let n = tx
+        .execute(
+            "UPDATE tenants SET
+                name = COALESCE($2, name), vertical = COALESCE($3, vertical),
+                agent_name = COALESCE($4, agent_name), agent_voice = COALESCE($5, agent_voice),
+                plan = COALESCE($6, plan), status = COALESCE($7, status),
+                branding = COALESCE($8::text::jsonb, branding),
+                settings = COALESCE($9::text::jsonb, settings),
+                updated_at = now()
+             WHERE tenant_id = $1",
+            &[
+                &tenant,
+                &f.name.map(|n| n.trim().to_string()),
+                &f.vertical,
+                &f.agent_name,
+                &f.agent_voice,
+                &f.plan,
+                &f.status,
+                &f.branding.map(|v| v.to_string()),
+                &f.settings.map(|v| v.to_string()),
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AdminError::NoTenant(tenant.into()));
+    }
+    audit(&*tx, Some(tenant), "operator", "tenant.updated", tenant).await?;
+    let v = bump_version(&*tx, tenant).await?;
+    tx.commit().await?;
+    Ok(v)
+}
