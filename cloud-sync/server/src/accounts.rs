@@ -31,6 +31,18 @@ pub fn check_email(email: &str) -> Result<String, AdminError> {
     }
 }
 
+/// An argon2id hash (PHC string) of a password or PIN, with a fresh salt.
+pub fn hash_password(secret: &str) -> Result<String, AdminError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    cloud_sync::auth::random_bytes(&mut salt).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map_err(|e| AdminError::Invalid(e.to_string()))?
+        .to_string())
+}
+
 /// Creates the owner's account of `tenant` (no password yet); returns its
 /// id.
 pub async fn create_owner(

@@ -118,6 +118,17 @@ pub(crate) async fn bump_version(tx: &impl GenericClient, tenant: &str) -> Resul
     Ok(v)
 }
 
+/// Box provisioning tokens start with this.
+pub const PROVISIONING_PREFIX: &str = "sos_prov_";
+
+/// A new random secret (256 bits, URL-safe) with a prefix that says what it
+/// is; only its [`token_hash`] is ever stored.
+pub fn new_secret(prefix: &str) -> Result<String, AdminError> {
+    let mut raw = [0u8; 32];
+    cloud_sync::auth::random_bytes(&mut raw).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(raw)))
+}
+
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.trim().as_bytes())
         .iter()
@@ -128,9 +139,7 @@ pub fn token_hash(token: &str) -> String {
 /// Issues a one-time provisioning token valid for `ttl`; returns it (only
 /// its hash is stored).
 pub async fn create_token(pool: &Pool, tenant: &str, ttl: Duration) -> Result<String, AdminError> {
-    let mut raw = [0u8; 32];
-    cloud_sync::auth::random_bytes(&mut raw).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    let token = format!("sos_prov_{}", URL_SAFE_NO_PAD.encode(raw));
+    let token = new_secret(PROVISIONING_PREFIX)?;
     let secs = ttl.as_secs() as f64;
     let client = pool.get().await?;
     let n = client
@@ -233,7 +242,6 @@ pub async fn set_staff(
     name: &str,
     secret: &str,
 ) -> Result<i64, AdminError> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
     if secret.chars().count() < 4 {
         return Err(AdminError::Invalid(
             "a PIN needs at least 4 characters".into(),
@@ -242,13 +250,7 @@ pub async fn set_staff(
     if staff_id.trim().is_empty() || name.trim().is_empty() {
         return Err(AdminError::Invalid("staff id and name are required".into()));
     }
-    let mut salt = [0u8; 16];
-    cloud_sync::auth::random_bytes(&mut salt).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    let hash = argon2::Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map_err(|e| AdminError::Invalid(e.to_string()))?
-        .to_string();
+    let hash = crate::accounts::hash_password(secret)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let n = tx

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "onboarding",
         include_str!("../migrations/0005_onboarding.sql"),
     ),
+    (
+        6,
+        "email links",
+        include_str!("../migrations/0006_email_links.sql"),
+    ),
 ];
 
 /// NOTIFY channel for config changes; the payload is the tenant id.

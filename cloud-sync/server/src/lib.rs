@@ -11,6 +11,7 @@
 //!   Stripe) and changing it.
 //! * [`accounts`]: the people who sign in to the dashboard.
 //! * [`email`]: the outbox of emails to send.
+//! * [`dashboard`]: the owners' pages (today: setting a password).
 //! * [`admin`]: operator actions (tokens, devices, appointments, staff).
 //! * [`db`]: PostgreSQL pool, migrations, LISTEN/NOTIFY.
 //!
@@ -23,6 +24,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod devices;
 pub mod email;
@@ -51,6 +53,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Stripe; `None`: Stripe webhooks answer 503.
     pub onboarding: Option<onboarding::Onboarding>,
+    /// SMTP; `None`: emails stay queued in the outbox.
+    pub mailer: Option<email::worker::Mailer>,
 }
 
 /// Connects, migrates, and serves the API on `listener` until `shutdown`
@@ -66,6 +70,7 @@ pub async fn serve(
         pool_size,
         tls,
         onboarding,
+        mailer,
     } = options;
     // A bad certificate is found before anything else starts.
     let tls = match tls {
@@ -94,6 +99,17 @@ pub async fn serve(
     let sweeper = tokio::spawn(sweep_nonces(pool.clone()));
     let grace = onboarding.as_ref().map(|o| o.grace);
     let billing = tokio::spawn(sweep_overdue(pool.clone(), grace));
+    let mail = match mailer {
+        Some(m) => Some(tokio::spawn(email::worker::run(
+            pool.clone(),
+            m,
+            stop_rx.clone(),
+        ))),
+        None => {
+            tracing::warn!("no --smtp-url: emails are queued in the outbox, not sent");
+            None
+        }
+    };
     let state = Arc::new(api::AppState {
         pool,
         auth_pool,
@@ -102,7 +118,9 @@ pub async fn serve(
         shutdown: stop_rx,
         onboarding,
     });
-    let app = api::router(Arc::clone(&state)).merge(onboarding::http::routes().with_state(state));
+    let app = api::router(Arc::clone(&state))
+        .merge(onboarding::http::routes().with_state(Arc::clone(&state)))
+        .merge(dashboard::routes().with_state(state));
     let result = match tls {
         Some(config) => {
             // axum-server sets TCP_NODELAY on every connection and runs each
@@ -141,6 +159,9 @@ pub async fn serve(
     listener_task.abort();
     sweeper.abort();
     billing.abort();
+    if let Some(m) = mail {
+        m.abort();
+    }
     result.map_err(ServeError::Io)
 }
 

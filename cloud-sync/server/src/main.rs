@@ -42,6 +42,8 @@ enum Command {
         tls_key: Option<PathBuf>,
         #[command(flatten)]
         stripe: StripeArgs,
+        #[command(flatten)]
+        email: EmailArgs,
     },
     /// Apply migrations and exit.
     Migrate,
@@ -79,6 +81,47 @@ enum Command {
         tenant: String,
         file: PathBuf,
     },
+}
+
+/// Email: the welcome email and, later, resets and invitations.
+#[derive(clap::Args)]
+struct EmailArgs {
+    /// SMTP server: smtp://host:port (plain, a relay on this host),
+    /// smtp://user:pass@host:587?tls=required, or smtps://host:465.
+    /// Without it emails wait in the outbox.
+    #[arg(long, env = "SOS_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of the cloud's emails.
+    #[arg(
+        long,
+        env = "SOS_EMAIL_FROM",
+        default_value = "SOS Edge <no-reply@localhost>"
+    )]
+    email_from: String,
+    /// The dashboard's base URL as owners reach it, for links in emails.
+    #[arg(long, env = "SOS_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+impl EmailArgs {
+    fn mailer(self) -> Result<Option<cloud_server::email::worker::Mailer>> {
+        let Some(url) = self.smtp_url.filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let Some(public) = self
+            .public_url
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        else {
+            bail!(
+                "--public-url (SOS_PUBLIC_URL, http(s)://…) is needed with --smtp-url: emails carry links to the dashboard"
+            );
+        };
+        Ok(Some(cloud_server::email::worker::Mailer::new(
+            url.trim(),
+            &self.email_from,
+            &public,
+        )?))
+    }
 }
 
 /// Stripe: self-serve sign-up and billing (docs/onboarding.md).
@@ -263,6 +306,7 @@ async fn run(cli: Cli) -> Result<()> {
             tls_cert,
             tls_key,
             stripe,
+            email,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
@@ -272,6 +316,7 @@ async fn run(cli: Cli) -> Result<()> {
                 pool_size: pool_size.max(2),
                 tls,
                 onboarding: stripe.onboarding()?,
+                mailer: email.mailer()?,
             };
             serve(&url, &listen, options).await?;
         }

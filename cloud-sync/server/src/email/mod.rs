@@ -3,6 +3,12 @@
 //! it, as a row of `email_outbox`; a worker sends it. The row's `dedupe`
 //! key is unique, so "one welcome email per tenant" holds whatever retries
 //! or races happen upstream.
+//!
+//! * [`worker`]: claims, sends and retries (SMTP, `lettre`).
+//! * [`welcome`]: the welcome email's words.
+
+pub mod welcome;
+pub mod worker;
 
 use tokio_postgres::GenericClient;
 
