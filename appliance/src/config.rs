@@ -84,10 +84,14 @@ impl PracticeSeed {
                 message: format!("unknown time zone \"{}\"", self.settings.timezone),
             });
         }
-        if !matches!(self.plan.as_str(), "starter" | "pro" | "elite") {
+        let plans = cloud_sync::plans::PlanTable::shipped();
+        if plans.get(&self.plan).is_none() {
             return Err(ConfigError::Field {
                 field: "practice.plan",
-                message: "must be starter, pro or elite".into(),
+                message: format!(
+                    "must be one of {}",
+                    plans.ids().collect::<Vec<_>>().join(", ")
+                ),
             });
         }
         Ok(TenantConfig {
@@ -100,6 +104,7 @@ impl PracticeSeed {
             status: "active".into(),
             branding: self.branding,
             settings: self.settings,
+            entitlements: None,
             config_version: 0,
         })
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use cloud_sync::plans::{Entitlements, Feature, Notice, PlanTable};
 pub use cloud_sync::verticals::{Features, Templates, Terms, Vertical, VerticalError};
 
 use crate::store::{NameDisplay, TenantConfig};
@@ -50,32 +51,59 @@ impl Practice {
         &self.config.tenant_id
     }
 
-    /// A feature is on when the vertical has it and the plan/status allow it.
-    /// Plans gate features, never data.
-    pub fn feature(&self, name: &str) -> bool {
-        let f = &self.vertical.features;
-        let by_vertical = match name {
-            "patient_checkin" => f.patient_checkin,
-            "tv_display" => f.tv_display,
-            "voice_guidance" => f.voice_guidance,
-            "kids_mode" => f.kids_mode,
-            _ => false,
-        };
-        let active = !matches!(self.config.status.as_str(), "suspended" | "cancelled");
-        let by_plan = match name {
-            "voice_guidance" | "kids_mode" => self.config.plan != "starter",
-            _ => true,
-        };
-        by_vertical && by_plan && (active || name == "patient_checkin")
+    /// What the practice's plan in its status allows now: as the cloud
+    /// sent it, or (a box without a cloud) from the plans the box ships
+    /// with. An unknown plan or status fails closed.
+    pub fn entitlements(&self) -> Entitlements {
+        self.config.entitlements.clone().unwrap_or_else(|| {
+            PlanTable::shipped().entitlements(&self.config.plan, &self.config.status)
+        })
     }
 
-    /// How many TVs the plan allows.
-    pub fn max_displays(&self) -> usize {
-        match self.config.plan.as_str() {
-            "starter" => 1,
-            "pro" => 3,
-            _ => 10,
+    /// A feature is on when the vertical has it and the plan in its status
+    /// allows it. Check-in and the lobby TV are never gated by payment:
+    /// plans gate features, never data.
+    pub fn feature(&self, name: &str) -> bool {
+        let f = &self.vertical.features;
+        let ent = self.entitlements();
+        match name {
+            "patient_checkin" => f.patient_checkin,
+            "tv_display" => f.tv_display,
+            "voice_guidance" => f.voice_guidance && ent.allows(Feature::VoiceGreetings),
+            "kids_mode" => f.kids_mode && ent.allows(Feature::KidsMode),
+            "voice_checkin" => ent.allows(Feature::VoiceCheckin),
+            "cast" => ent.allows(Feature::Cast),
+            _ => false,
         }
+    }
+
+    /// How many TVs the plan allows now.
+    pub fn max_displays(&self) -> usize {
+        self.entitlements().max_displays as usize
+    }
+
+    /// What the front desk should read about billing, if anything. Never
+    /// shown on the lobby TV or to patients.
+    pub fn billing_notice(&self) -> Option<String> {
+        let ent = self.entitlements();
+        Some(match ent.notice? {
+            Notice::PastDue => "Payment for this practice is overdue. Everything keeps working \
+                                for now; please update the payment method on the SOS dashboard."
+                .to_string(),
+            Notice::Suspended => "This practice's plan is suspended for non-payment: voice, \
+                                  casting and extra TVs are off. Check-in and the records keep \
+                                  working; paying on the SOS dashboard turns everything back on."
+                .to_string(),
+            Notice::Cancelled => "This practice's plan is cancelled: voice, casting and extra TVs \
+                                  are off. Check-in and the records keep working, and nothing \
+                                  has been deleted."
+                .to_string(),
+            Notice::Unknown => format!(
+                "This box does not know the plan \"{}\" in status \"{}\": paid features are \
+                 off until it is updated.",
+                ent.plan, ent.status
+            ),
+        })
     }
 
     /// "Doctor Lee" for a provider called "Lee" (or "Dr. Lee" as entered).
@@ -183,5 +211,55 @@ mod tests {
             fill("Hi {first_name}, {unknown} {", &v),
             "Hi Sarah, {unknown} {"
         );
+    }
+
+    fn practice(plan: &str, status: &str, from_cloud: Option<Entitlements>) -> Practice {
+        Practice::new(TenantConfig {
+            tenant_id: "t".into(),
+            name: "Bright Smile".into(),
+            vertical: "dental".into(),
+            agent_name: "Dandan".into(),
+            agent_voice: "v".into(),
+            plan: plan.into(),
+            status: status.into(),
+            branding: Default::default(),
+            settings: Default::default(),
+            entitlements: from_cloud,
+            config_version: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_plan_in_its_status_decides_the_features_never_check_in() {
+        let pro = practice("pro", "active", None);
+        assert!(pro.feature("voice_guidance") && pro.feature("cast"));
+        assert_eq!(pro.max_displays(), 3);
+        assert_eq!(pro.billing_notice(), None);
+        let starter = practice("starter", "active", None);
+        assert!(!starter.feature("voice_guidance") && !starter.feature("voice_checkin"));
+        assert_eq!(starter.max_displays(), 1);
+        let late = practice("pro", "past_due", None);
+        assert!(late.feature("voice_guidance"));
+        assert!(late.billing_notice().unwrap().contains("overdue"));
+        let off = practice("elite", "suspended", None);
+        assert!(!off.feature("voice_guidance") && !off.feature("cast"));
+        assert!(off.feature("patient_checkin") && off.feature("tv_display"));
+        assert!(off.billing_notice().unwrap().contains("suspended"));
+        // An unknown plan fails closed (it used to get every feature).
+        let odd = practice("platinum", "active", None);
+        assert!(!odd.feature("voice_guidance") && !odd.feature("kids_mode"));
+        assert_eq!(odd.max_displays(), 1);
+        assert!(odd.billing_notice().unwrap().contains("platinum"));
+    }
+
+    #[test]
+    fn what_the_cloud_decided_wins_over_the_boxs_own_table() {
+        let mut ent = PlanTable::shipped().entitlements("pro", "active");
+        ent.max_displays = 7;
+        ent.voice_greetings = false;
+        let p = practice("pro", "active", Some(ent));
+        assert_eq!(p.max_displays(), 7);
+        assert!(!p.feature("voice_guidance"));
     }
 }

@@ -257,7 +257,7 @@ async fn another_practices_rows_in_the_replica_are_never_served() {
             .unwrap();
         let today = today();
         conn.execute_batch(&format!(
-            "INSERT INTO tenant VALUES ('other', 'Other Dental', 'dental', 'X', 'v', 'pro', 'active', '{{}}', '{{}}', 0, 0);
+            "INSERT INTO tenant VALUES ('other', 'Other Dental', 'dental', 'X', 'v', 'pro', 'active', '{{}}', '{{}}', 0, 0, NULL);
              INSERT INTO providers VALUES ('other', 'dr-x', 'Dr. X');
              INSERT INTO patients VALUES ('other', 'op1', 'Olga', 'Other', 'olga other', 'h');
              INSERT INTO appointments VALUES ('other', 'oa1', 'op1', 'dr-x', '{today}', 0, 'Secret', 'private note', 0);"

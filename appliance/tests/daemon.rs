@@ -16,7 +16,7 @@ async fn health_and_metrics_report_what_is_happening() {
     let d = Daemon::demo();
     let h = get_json(&d.url("/healthz")).await;
     assert_eq!(h["status"], "ready");
-    assert_eq!(h["schema_version"], 4);
+    assert_eq!(h["schema_version"], appliance::store::SCHEMA_VERSION);
     // Browsers only send a usable Origin on form posts if the referrer
     // policy allows it; `no-referrer` makes every post look foreign.
     let r = client().get(d.url("/healthz")).send().await.unwrap();

@@ -3,6 +3,8 @@
 //!
 //! * [`wire`]: the JSON messages and the protocol version.
 //! * [`events`]: every event the box sends, typed (the privacy boundary).
+//! * [`plans`]: starter / pro / elite as data, and what a plan in a status
+//!   allows ([`plans::Entitlements`], sent to the box in its config).
 //! * [`verticals`]: dental, vet, legal as data (`assets/verticals/`).
 //! * [`auth`]: device keys and request signing (Ed25519 over method, path,
 //!   timestamp, nonce and body hash).
@@ -16,6 +18,7 @@ pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod events;
+pub mod plans;
 pub mod verticals;
 pub mod wire;
 

@@ -60,6 +60,11 @@ pub struct TenantConfig {
     pub status: String,
     pub branding: serde_json::Value,
     pub settings: serde_json::Value,
+    /// What the plan in this status allows, as the cloud decided it. An
+    /// older cloud sends none: the box then works it out from `plan` and
+    /// `status` with the plans it ships with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlements: Option<crate::plans::Entitlements>,
 }
 
 /// One appointment of today or the coming days.

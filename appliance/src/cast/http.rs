@@ -31,6 +31,7 @@ impl From<CastError> for WebError {
             CastError::Store(s) => WebError::from(s).json(),
             CastError::UnknownDevice => WebError::not_found(e.to_string()).json(),
             CastError::Off => WebError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).json(),
+            CastError::NotInPlan => WebError::new(StatusCode::FORBIDDEN, e.to_string()).json(),
             other => WebError::bad_request(other.to_string()).json(),
         }
     }

@@ -44,6 +44,10 @@ pub enum CastError {
     UnknownDevice,
     #[error("Casting is not running on this box.")]
     Off,
+    #[error(
+        "Casting to TVs is not part of this practice's plan now. A TV can still open the lobby page in its browser."
+    )]
+    NotInPlan,
     #[error("the cast app id \"{0}\" is not valid (expected 8 hex digits, e.g. 84912283)")]
     BadAppId(String),
     #[error(transparent)]
@@ -476,6 +480,9 @@ impl CastService {
             .get(device_id)
             .ok_or(CastError::UnknownDevice)?;
         let core = self.core.upgrade().ok_or(CastError::Off)?;
+        if !core.practice().feature("cast") {
+            return Err(CastError::NotInPlan);
+        }
         let target = Target {
             device_id: d.id.clone(),
             name: d.name.clone(),

@@ -47,6 +47,7 @@ pub async fn page(staff: StaffPage, State(clinic): State<Arc<Clinic>>) -> WebRes
             terms => practice.vertical.terms,
             rooms => practice.config.settings.rooms,
             walk_ins => practice.config.settings.allow_walk_ins,
+            billing_notice => practice.billing_notice(),
         },
     )
     .map_err(|_| WebError::internal())?;
@@ -139,7 +140,8 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
             "max_displays": practice.max_displays(),
         },
         "date": practice.today(),
-        "voice": clinic.voice.get().map(|v| v.status()),
+        "billing_notice": practice.billing_notice(),
+        "voice": voice_status(&clinic, &practice),
         "listen": clinic.listen_status(),
         "schedule": schedule,
         "queue": queue,
@@ -147,6 +149,27 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
         "sync": crate::sync::status(&clinic).await,
     }))
     .into_response())
+}
+
+/// The voice's state, and "off" with the reason when the plan does not
+/// include it now (the voice stays loaded, so it comes back the moment the
+/// plan does).
+fn voice_status(
+    clinic: &Clinic,
+    practice: &crate::practice::Practice,
+) -> Option<serde_json::Value> {
+    let status = clinic.voice.get().map(|v| v.status())?;
+    let mut status = serde_json::to_value(status).ok()?;
+    if !practice.feature("voice_guidance")
+        && let Some(o) = status.as_object_mut()
+    {
+        o.insert("state".into(), json!("off"));
+        o.insert(
+            "reason".into(),
+            json!("voice greetings are not part of this practice's plan now"),
+        );
+    }
+    Some(status)
 }
 
 #[derive(Deserialize)]

@@ -64,6 +64,14 @@ fn only_this_box(peer: SocketAddr) -> Result<(), WebError> {
 }
 
 fn listener(clinic: &Clinic) -> Result<VoiceIn, WebError> {
+    // Checked on every request: a plan change applies at once.
+    if !clinic.practice().feature("voice_checkin") {
+        return Err(WebError::new(
+            StatusCode::FORBIDDEN,
+            "Voice check-in and voice commands are not part of this practice's plan now. \
+             Check-in by QR code and at the desk keep working.",
+        ));
+    }
     clinic.listener.get().cloned().ok_or_else(|| {
         WebError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -86,6 +86,7 @@ fn practice_of(
         status: t.status,
         branding,
         settings,
+        entitlements: t.entitlements,
         config_version: version,
     };
     crate::practice::Practice::new(config.clone())

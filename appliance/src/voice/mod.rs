@@ -213,10 +213,8 @@ pub fn spawn_with(core: Arc<Core>, config: VoiceConfig, out: player::OutFactory)
         tracing::info!("voice off (turned off by configuration)");
         return VoiceHandle::off("turned off by configuration");
     }
-    if !practice.feature("voice_guidance") {
-        tracing::info!("voice off: voice guidance is not part of this practice's plan");
-        return VoiceHandle::off("voice guidance is not part of this practice's plan");
-    }
+    // The plan is not checked here: it is checked for every greeting and
+    // call, so a practice whose plan changes is heard (or silent) at once.
     let Some(voice) = choose_voice(&config, &practice) else {
         let reason = format!(
             "no voice installed in {} (run scripts/fetch-voice.sh)",

@@ -29,10 +29,11 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/002_cast.sql")),
         M::up(include_str!("../migrations/003_ticket_index.sql")),
         M::up(include_str!("../migrations/004_staff_from_cloud.sql")),
+        M::up(include_str!("../migrations/005_entitlements.sql")),
     ])
 }
 
-pub const SCHEMA_VERSION: usize = 4;
+pub const SCHEMA_VERSION: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -319,6 +320,7 @@ mod tests {
             status: "active".into(),
             branding: Branding::default(),
             settings: Settings::default(),
+            entitlements: None,
             config_version: 1,
         }
     }

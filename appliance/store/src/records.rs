@@ -21,6 +21,8 @@ pub struct TenantConfig {
     pub status: String,
     pub branding: Branding,
     pub settings: Settings,
+    /// From the cloud's config; `None` on a box without a cloud.
+    pub entitlements: Option<cloud_sync::plans::Entitlements>,
     pub config_version: i64,
 }
 
@@ -103,13 +105,14 @@ fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
 pub fn upsert_tenant(conn: &Connection, t: &TenantConfig) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO tenant (tenant_id, name, vertical, agent_name, agent_voice, plan, status,
-                             branding, settings, config_version, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                             branding, settings, config_version, updated_at, entitlements)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (tenant_id) DO UPDATE SET
             name = excluded.name, vertical = excluded.vertical, agent_name = excluded.agent_name,
             agent_voice = excluded.agent_voice, plan = excluded.plan, status = excluded.status,
             branding = excluded.branding, settings = excluded.settings,
-            config_version = excluded.config_version, updated_at = excluded.updated_at",
+            config_version = excluded.config_version, updated_at = excluded.updated_at,
+            entitlements = excluded.entitlements",
         params![
             t.tenant_id,
             t.name,
@@ -121,7 +124,8 @@ pub fn upsert_tenant(conn: &Connection, t: &TenantConfig) -> StoreResult<()> {
             to_json(&t.branding)?,
             to_json(&t.settings)?,
             t.config_version,
-            now_ms()
+            now_ms(),
+            t.entitlements.as_ref().map(to_json).transpose()?,
         ],
     )?;
     Ok(())
@@ -132,7 +136,7 @@ pub fn load_tenant(conn: &Connection) -> StoreResult<Option<TenantConfig>> {
     Ok(conn
         .query_row(
             "SELECT tenant_id, name, vertical, agent_name, agent_voice, plan, status,
-                    branding, settings, config_version
+                    branding, settings, config_version, entitlements
              FROM tenant ORDER BY updated_at DESC LIMIT 1",
             [],
             |r| {
@@ -146,6 +150,10 @@ pub fn load_tenant(conn: &Connection) -> StoreResult<Option<TenantConfig>> {
                     status: r.get(6)?,
                     branding: json_col(r, 7)?,
                     settings: json_col(r, 8)?,
+                    entitlements: match r.get_ref(10)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        _ => Some(json_col(r, 10)?),
+                    },
                     config_version: r.get(9)?,
                 })
             },

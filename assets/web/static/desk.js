@@ -206,6 +206,8 @@
       renderDisplays(d.displays);
       var s = d.sync;
       renderVoice(d.voice, d.listen);
+      var notice = $("billing-notice");
+      if (notice) { notice.textContent = d.billing_notice || ""; notice.hidden = !d.billing_notice; }
       $("sync-state").textContent = (s.enrolled ? (s.revoked ? "Cloud: this box was removed; it needs a new enrollment. " : (s.online ? "Cloud: online. " : "Cloud: offline, working locally. ")) : "Cloud: not connected. ") + s.events_waiting + " event(s) waiting to go to the cloud.";
     }).catch(function () { $("live").textContent = "cannot reach the box"; });
   }

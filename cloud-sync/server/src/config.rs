@@ -3,6 +3,7 @@
 //! staff) read as one snapshot. The cloud is the authority; the box
 //! replaces what it has with it.
 
+use cloud_sync::plans::PlanTable;
 use cloud_sync::wire::{Appointment, ConfigResponse, PROTOCOL_VERSION, Staff, TenantConfig};
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
@@ -108,6 +109,12 @@ fn tenant_of(t: &Row) -> Result<(TenantConfig, i64), tokio_postgres::Error> {
         status: t.try_get(6)?,
         branding: json(7)?,
         settings: json(8)?,
+        entitlements: None,
+    };
+    // What the plan in this status allows travels with it, decided here.
+    let config = TenantConfig {
+        entitlements: Some(PlanTable::shipped().entitlements(&config.plan, &config.status)),
+        ..config
     };
     Ok((config, t.try_get(9)?))
 }

@@ -168,10 +168,10 @@ impl StripeArgs {
             let Some((price, plan)) = pair.trim().split_once('=') else {
                 bail!("--stripe-prices: \"{pair}\" is not price=plan");
             };
-            if !cloud_server::tenants::PLANS.contains(&plan) {
+            if cloud_sync::plans::PlanTable::shipped().get(plan).is_none() {
                 bail!(
                     "--stripe-prices: \"{plan}\" is not a plan (one of {})",
-                    cloud_server::tenants::PLANS.join(", ")
+                    cloud_server::tenants::plan_ids()
                 );
             }
             prices.insert(price.to_string(), plan.to_string());

@@ -2,6 +2,7 @@
 //! be, whether an operator sets a clinic up by hand (`sos-cloud tenant
 //! create`) or a paid Stripe Checkout does ([`crate::onboarding`]).
 
+use cloud_sync::plans::PlanTable;
 use cloud_sync::verticals::Vertical;
 use deadpool_postgres::Pool;
 use tokio_postgres::GenericClient;
@@ -28,19 +29,23 @@ pub struct StripeIds {
     pub checkout_session: String,
 }
 
-pub const PLANS: &[&str] = &["starter", "pro", "elite"];
 pub const STATUSES: &[&str] = &["trialing", "active", "past_due", "suspended", "cancelled"];
+
+/// The plans one may choose, for messages ("elite, pro, starter").
+pub fn plan_ids() -> String {
+    PlanTable::shipped().ids().collect::<Vec<_>>().join(", ")
+}
 
 /// Longest practice name a tenant may have (it is shown on TVs and spoken).
 pub const MAX_NAME_CHARS: usize = 120;
 
 fn check_fields(f: &TenantFields) -> Result<(), AdminError> {
     if let Some(p) = &f.plan
-        && !PLANS.contains(&p.as_str())
+        && PlanTable::shipped().get(p).is_none()
     {
         return Err(AdminError::Invalid(format!(
             "plan must be one of {}",
-            PLANS.join(", ")
+            plan_ids()
         )));
     }
     if let Some(s) = &f.status
