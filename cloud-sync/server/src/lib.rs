@@ -11,6 +11,7 @@
 //!   Stripe) and changing it.
 //! * [`accounts`]: the people who sign in to the dashboard.
 //! * [`email`]: the outbox of emails to send.
+//! * [`usage`]: billing events summed per month beside the plan's allowance.
 //! * [`dashboard`]: the owners' pages (today: setting a password).
 //! * [`admin`]: operator actions (tokens, devices, appointments, staff).
 //! * [`db`]: PostgreSQL pool, migrations, LISTEN/NOTIFY.
@@ -31,6 +32,7 @@ pub mod email;
 pub mod ingest;
 pub mod onboarding;
 pub mod tenants;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;

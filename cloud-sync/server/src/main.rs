@@ -75,6 +75,14 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// A tenant's usage in a month (UTC) beside its plan's allowance, as JSON.
+    Usage {
+        #[arg(long)]
+        tenant: String,
+        /// YYYY-MM; default: this month.
+        #[arg(long)]
+        month: Option<String>,
+    },
     /// Appointments (JSON array of the wire `Appointment`).
     Appointments {
         #[arg(long)]
@@ -383,6 +391,11 @@ async fn run(cli: Cli) -> Result<()> {
             let secret = secret.trim_end_matches(['\n', '\r']);
             let v = admin::set_staff(&pool().await?, &tenant, &staff_id, &name, secret).await?;
             println!("PIN set for {staff_id}; config version {v}");
+        }
+        Command::Usage { tenant, month } => {
+            let u =
+                cloud_server::usage::for_month(&pool().await?, &tenant, month.as_deref()).await?;
+            println!("{}", serde_json::to_string(&u)?);
         }
         Command::Appointments { tenant, file } => {
             let text = std::fs::read_to_string(&file)
