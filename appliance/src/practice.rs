@@ -79,7 +79,7 @@ impl Practice {
 
     /// How many TVs the plan allows now.
     pub fn max_displays(&self) -> usize {
-        self.entitlements().max_displays as usize
+        self.entitlements().limits.max_displays as usize
     }
 
     /// What the front desk should read about billing, if anything. Never
@@ -256,8 +256,8 @@ mod tests {
     #[test]
     fn what_the_cloud_decided_wins_over_the_boxs_own_table() {
         let mut ent = PlanTable::shipped().entitlements("pro", "active");
-        ent.max_displays = 7;
-        ent.voice_greetings = false;
+        ent.limits.max_displays = 7;
+        ent.limits.voice_greetings = false;
         let p = practice("pro", "active", Some(ent));
         assert_eq!(p.max_displays(), 7);
         assert!(!p.feature("voice_guidance"));

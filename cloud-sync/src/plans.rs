@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 const SHIPPED: &str = include_str!("../../assets/plans.toml");
 
-/// What one plan includes.
+/// What one plan includes. Every field is required, so a misspelt key in
+/// the file is refused; unknown extra keys are ignored, so a box keeps
+/// reading the entitlements of a newer cloud that has more.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct PlanLimits {
     pub label: String,
     pub max_displays: u32,
@@ -54,50 +55,60 @@ pub enum Feature {
     Cast,
 }
 
-/// What a clinic may use now, as its boxes receive it.
+/// What a clinic may use now, as its boxes receive it: the plan's limits,
+/// changed by the status.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Entitlements {
     pub plan: String,
     pub status: String,
-    pub max_displays: u32,
-    pub max_boxes: u32,
-    pub staff_seats: u32,
-    pub retention_days: u32,
-    pub voice_greetings: bool,
-    pub voice_checkin: bool,
-    pub kids_mode: bool,
-    pub cast: bool,
-    pub included_checkins: u64,
-    pub included_voice_minutes: u64,
+    #[serde(flatten)]
+    pub limits: PlanLimits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<Notice>,
 }
 
 impl Entitlements {
     pub fn allows(&self, feature: Feature) -> bool {
+        let l = &self.limits;
         match feature {
-            Feature::VoiceGreetings => self.voice_greetings,
-            Feature::VoiceCheckin => self.voice_checkin,
-            Feature::KidsMode => self.kids_mode,
-            Feature::Cast => self.cast,
+            Feature::VoiceGreetings => l.voice_greetings,
+            Feature::VoiceCheckin => l.voice_checkin,
+            Feature::KidsMode => l.kids_mode,
+            Feature::Cast => l.cast,
         }
     }
 
-    /// The least a clinic gets: check-in and one lobby TV.
+    /// The least a clinic gets: check-in and one lobby TV, the paid
+    /// features off.
     fn closed(plan: &str, status: &str, base: Option<&PlanLimits>, notice: Notice) -> Entitlements {
+        let limits = match base {
+            Some(b) => PlanLimits {
+                max_displays: b.max_displays.min(1),
+                voice_greetings: false,
+                voice_checkin: false,
+                kids_mode: false,
+                cast: false,
+                included_voice_minutes: 0,
+                ..b.clone()
+            },
+            None => PlanLimits {
+                label: "Unknown plan".into(),
+                max_displays: 1,
+                max_boxes: 1,
+                staff_seats: 1,
+                retention_days: 90,
+                voice_greetings: false,
+                voice_checkin: false,
+                kids_mode: false,
+                cast: false,
+                included_checkins: 0,
+                included_voice_minutes: 0,
+            },
+        };
         Entitlements {
             plan: plan.to_string(),
             status: status.to_string(),
-            max_displays: base.map_or(1, |b| b.max_displays.min(1)),
-            max_boxes: base.map_or(1, |b| b.max_boxes),
-            staff_seats: base.map_or(1, |b| b.staff_seats),
-            retention_days: base.map_or(90, |b| b.retention_days),
-            voice_greetings: false,
-            voice_checkin: false,
-            kids_mode: false,
-            cast: false,
-            included_checkins: base.map_or(0, |b| b.included_checkins),
-            included_voice_minutes: 0,
+            limits,
             notice: Some(notice),
         }
     }
@@ -156,16 +167,7 @@ impl PlanTable {
         Entitlements {
             plan: plan.to_string(),
             status: status.to_string(),
-            max_displays: limits.max_displays,
-            max_boxes: limits.max_boxes,
-            staff_seats: limits.staff_seats,
-            retention_days: limits.retention_days,
-            voice_greetings: limits.voice_greetings,
-            voice_checkin: limits.voice_checkin,
-            kids_mode: limits.kids_mode,
-            cast: limits.cast,
-            included_checkins: limits.included_checkins,
-            included_voice_minutes: limits.included_voice_minutes,
+            limits: limits.clone(),
             notice,
         }
     }
@@ -188,30 +190,41 @@ mod tests {
     fn status_decides_what_the_plan_gives() {
         let t = PlanTable::shipped();
         let active = t.entitlements("pro", "active");
-        assert!(active.allows(Feature::VoiceGreetings) && active.max_displays == 3);
+        assert!(active.allows(Feature::VoiceGreetings) && active.limits.max_displays == 3);
         assert_eq!(active.notice, None);
         let trial = t.entitlements("pro", "trialing");
-        assert_eq!(trial.max_displays, 3);
+        assert_eq!(trial.limits.max_displays, 3);
         // Grace: everything still on, and the desk is told.
         let late = t.entitlements("pro", "past_due");
-        assert!(late.allows(Feature::VoiceGreetings) && late.max_displays == 3);
+        assert!(late.allows(Feature::VoiceGreetings) && late.limits.max_displays == 3);
         assert_eq!(late.notice, Some(Notice::PastDue));
         for (status, notice) in [
             ("suspended", Notice::Suspended),
             ("cancelled", Notice::Cancelled),
         ] {
             let off = t.entitlements("elite", status);
-            assert_eq!(off.max_displays, 1, "{status}");
+            assert_eq!(off.limits.max_displays, 1, "{status}");
             assert!(!off.allows(Feature::VoiceGreetings) && !off.allows(Feature::Cast));
             assert_eq!(off.notice, Some(notice));
         }
         // Unknown plan or status: closed, never everything.
         for (plan, status) in [("platinum", "active"), ("pro", "frozen")] {
             let e = t.entitlements(plan, status);
-            assert_eq!(e.max_displays, 1);
+            assert_eq!(e.limits.max_displays, 1);
             assert!(!e.allows(Feature::VoiceCheckin) && !e.allows(Feature::KidsMode));
             assert_eq!(e.notice, Some(Notice::Unknown));
         }
+    }
+
+    #[test]
+    fn entitlements_travel_flat_and_a_newer_clouds_extra_fields_are_kept_readable() {
+        let e = PlanTable::shipped().entitlements("pro", "past_due");
+        let mut json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["max_displays"], 3);
+        assert_eq!(json["notice"], "past_due");
+        json["a_limit_from_the_future"] = serde_json::json!(9);
+        let back: Entitlements = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
     }
 
     #[test]

@@ -100,10 +100,10 @@ pub async fn for_month(
         checkins,
         greetings,
         voice_minutes,
-        included_checkins: ent.included_checkins,
-        included_voice_minutes: ent.included_voice_minutes,
-        over_allowance: checkins as u64 > ent.included_checkins
-            || voice_minutes > ent.included_voice_minutes as f64,
+        included_checkins: ent.limits.included_checkins,
+        included_voice_minutes: ent.limits.included_voice_minutes,
+        over_allowance: checkins as u64 > ent.limits.included_checkins
+            || voice_minutes > ent.limits.included_voice_minutes as f64,
     })
 }
 
