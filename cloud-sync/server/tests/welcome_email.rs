@@ -295,3 +295,72 @@ async fn with_the_mail_server_down_the_email_waits_and_goes_later_with_fresh_sec
         word_starting(&messages[0].text, &format!("{public}/password?token=")).expect("link");
     assert_eq!(http().get(&link).send().await.unwrap().status(), 200);
 }
+
+/// Logs carry ids and reasons, never the owner's email or name, the
+/// practice's metadata, or a secret an email carries: at every level.
+#[tokio::test]
+async fn nothing_an_owner_gave_or_was_sent_reaches_the_log() {
+    let db = TestDb::create().await;
+    let stripe = LocalStripe::start().await;
+    stripe.plans().await;
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("cloud.log");
+    let mut args = stripe_args(&stripe.url);
+    args.extend(["--smtp-url", &sink.url(), "--public-url", &public].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cloud = Cloud::start_logging(
+        &db,
+        &format!("127.0.0.1:{port}"),
+        &args,
+        Some((
+            &log,
+            "trace,tokio_postgres=info,hyper=info,h2=info,reqwest=info,rustls=info",
+        )),
+    );
+    let (cus, _) = provision(&cloud, &stripe, "Private").await;
+    // A refused one too: its reason must not quote the address either.
+    let (_, sub2, _) = stripe.subscriber("bad@example.com", "price_sos_pro").await;
+    let bad = checkout_event(
+        "evt_1SosPrivateBad",
+        "checkout.session.completed",
+        "cs_private_bad",
+        &cus,
+        &sub2,
+        "paid",
+        json!({"practice_name": "Secretly Named Clinic", "vertical": "dental"}),
+    )
+    .replace("owner@bright-smile.example", "not an address@@x");
+    deliver_signed(&cloud.url, &bad).await;
+    eventually(Duration::from_secs(20), "the welcome email", || async {
+        !sink.messages().is_empty()
+    })
+    .await;
+    let mail = &sink.messages()[0];
+    let link = word_starting(&mail.text, "http").unwrap_or_default();
+    let token = word_starting(&mail.text, "sos_prov_").expect("token");
+    let pw = link.split("token=").nth(1).unwrap_or("sos_pw_").to_string();
+    // The link's page and a bad submit are logged too.
+    http().get(&link).send().await.unwrap();
+    cloud.kill();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("Stripe event applied"),
+        "the log is on: {text}"
+    );
+    assert!(text.contains("evt_1SosPrivate"), "ids are logged");
+    assert!(text.contains("email sent"), "the worker logs its rows");
+    for secret in [
+        "owner@bright-smile.example",
+        "not an address",
+        "Dr. Lee",
+        "Bright Smile Dental",
+        "Secretly Named Clinic",
+        &token,
+        &pw,
+    ] {
+        assert!(!text.contains(secret), "{secret:?} in the log");
+    }
+}

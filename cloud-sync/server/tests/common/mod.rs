@@ -101,6 +101,17 @@ impl Cloud {
 
     /// Starts with more `serve` arguments (e.g. `--tls-cert`).
     pub fn start_with(db: &TestDb, listen: &str, extra: &[&str]) -> Cloud {
+        Cloud::start_logging(db, listen, extra, None)
+    }
+
+    /// Starts with its log (at `filter`, `SOS_LOG` syntax) written to a
+    /// file, for tests that read what it logs.
+    pub fn start_logging(
+        db: &TestDb,
+        listen: &str,
+        extra: &[&str],
+        log: Option<(&std::path::Path, &str)>,
+    ) -> Cloud {
         // SOS_CLOUD_BIN: e.g. a release build for the benchmarks.
         let bin = std::env::var("SOS_CLOUD_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sos-cloud").to_string());
@@ -114,9 +125,12 @@ impl Cloud {
             .args(pool)
             .args(extra)
             .env("SOS_DATABASE_URL", &db.url)
-            .env("SOS_LOG", "warn")
+            .env("SOS_LOG", log.map_or("warn", |(_, filter)| filter))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match log {
+                Some((path, _)) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("start sos-cloud");
         let stdout = child.stdout.take().expect("stdout");
