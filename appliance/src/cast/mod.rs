@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::core::Core;
+use crate::display::hub::LobbyEvent;
 use crate::secrets::{random_token, token_hash};
 use crate::store::{self, DisplayRow, StoreError, now_ms};
 use discovery::{Change, Devices};
@@ -279,15 +280,24 @@ pub async fn start(
         // Remembered TVs still get the display; only discovery is missing.
         tracing::warn!(error = %e, "mDNS is off: TVs will not be discovered");
     }
-    let tenant = core.tenant_id();
-    let remembered = core
-        .store
-        .read(move |c| store::cast_targets(c, &tenant))
-        .await?;
-    for t in remembered {
-        tracing::info!(tv = %t.name, "re-casting to a remembered TV");
-        svc.spawn(t);
-    }
+    svc.follow_plan(core).await?;
+    // The plan can change at any time (payment, upgrade): casting pauses
+    // and resumes with it. Remembered TVs stay remembered either way.
+    let (weak, mut events, s1) = (Arc::downgrade(core), core.hub.events(), svc.clone());
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(LobbyEvent::PracticeChanged) => {
+                    let Some(core) = weak.upgrade() else { return };
+                    if let Err(e) = s1.follow_plan(&core).await {
+                        tracing::warn!(error = %e, "cannot apply the plan to casting");
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
     let mut stop = core.shutdown.clone();
     let s2 = svc.clone();
     tokio::spawn(async move {
@@ -298,6 +308,36 @@ pub async fn start(
 }
 
 impl CastService {
+    /// Casts to every remembered TV when the plan includes Cast; stops
+    /// (without forgetting them) when it does not.
+    async fn follow_plan(self: &Arc<Self>, core: &Core) -> Result<(), CastError> {
+        if !core.practice().feature("cast") {
+            let paused: Vec<Handle> = lock(&self.targets).drain().map(|(_, h)| h).collect();
+            for h in &paused {
+                let _ = h.ctrl.send(Ctrl::Stop);
+            }
+            if !paused.is_empty() {
+                tracing::info!(
+                    tvs = paused.len(),
+                    "casting paused: not part of the plan now"
+                );
+            }
+            return Ok(());
+        }
+        let tenant = core.tenant_id();
+        let remembered = core
+            .store
+            .read(move |c| store::cast_targets(c, &tenant))
+            .await?;
+        for t in remembered {
+            if !lock(&self.targets).contains_key(&t.device_id) {
+                tracing::info!(tv = %t.name, "casting to a remembered TV");
+                self.spawn(t);
+            }
+        }
+        Ok(())
+    }
+
     async fn start_mdns(
         self: &Arc<Self>,
         core: &Arc<Core>,

@@ -604,3 +604,86 @@ fn permutations(items: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
         items.swap(k, i);
     }
 }
+
+/// Stripe retries a delivery the cloud is still working on (it waited too
+/// long): the retry waits for the first and changes nothing; the event is
+/// applied once.
+#[tokio::test]
+async fn a_retry_while_the_first_delivery_is_in_flight_applies_nothing_twice() {
+    let db = TestDb::create().await;
+    let stripe = LocalStripe::start().await;
+    stripe.plans().await;
+    let (a, b) = (start(&db, &stripe), start(&db, &stripe));
+    let pool = db.pool().await;
+    let (cus, sub, _) = stripe.subscriber("slow@example.com", "price_sos_pro").await;
+    let body = checkout_event(
+        "evt_1SosInFlight",
+        "checkout.session.completed",
+        "cs_in_flight",
+        &cus,
+        &sub,
+        "paid",
+        metadata(),
+    );
+    let header = stripe_header(&body, SECRET, now());
+    // Hold the subscription's lock as a slow first delivery would.
+    let mut holder = pool.get().await.unwrap();
+    let tx = holder.transaction().await.unwrap();
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 5053))",
+        &[&sub],
+    )
+    .await
+    .unwrap();
+    let first = {
+        let (url, body, header) = (a.url.clone(), body.clone(), header.clone());
+        tokio::spawn(async move { deliver(&url, &body, Some(&header)).await })
+    };
+    // The first is now inside its transaction, waiting on the lock.
+    eventually(
+        Duration::from_secs(10),
+        "the first delivery in flight",
+        || {
+            let pool = pool.clone();
+            async move {
+                let c = pool.get().await.unwrap();
+                let waiting: i64 = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                waiting >= 1
+            }
+        },
+    )
+    .await;
+    let retry = {
+        let (url, body, header) = (b.url.clone(), body.clone(), header.clone());
+        tokio::spawn(async move { deliver(&url, &body, Some(&header)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !retry.is_finished(),
+        "the retry waits for the first delivery"
+    );
+    tx.rollback().await.unwrap();
+    let (s1, first) = first.await.unwrap();
+    let (s2, retried) = retry.await.unwrap();
+    assert_eq!((s1, s2), (200, 200));
+    assert!(
+        first["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("provisioned"),
+        "{first}"
+    );
+    assert!(
+        retried.get("outcome").is_none(),
+        "the retry applied nothing: {retried}"
+    );
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM tenants").await, 1);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM email_outbox").await, 1);
+}
