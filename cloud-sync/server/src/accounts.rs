@@ -62,6 +62,35 @@ pub async fn create_owner(
     Ok(id)
 }
 
+/// Adds a platform operator (only ever from the command line). The
+/// password is checked as an owner's is and stored as argon2id.
+pub async fn add_operator(
+    pool: &deadpool_postgres::Pool,
+    email: &str,
+    password: &str,
+) -> Result<String, AdminError> {
+    let email = check_email(email)?;
+    crate::dashboard::password::check_password(password, password).map_err(AdminError::Invalid)?;
+    let hash = hash_password(password)?;
+    let id = format!("a-{}", uuid::Uuid::now_v7().simple());
+    let client = pool.get().await?;
+    let n = client
+        .execute(
+            "INSERT INTO accounts (account_id, tenant_id, email, role, password_hash)
+             VALUES ($1, NULL, $2, 'operator', $3)
+             ON CONFLICT DO NOTHING",
+            &[&id, &email, &hash],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AdminError::Invalid(format!(
+            "there is already an operator {email}"
+        )));
+    }
+    audit(&**client, None, "operator", "operator.added", &id).await?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_email;

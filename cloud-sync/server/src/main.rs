@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Platform operators (only ever added here, never from the web).
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Enrolled boxes.
     Device {
         #[command(subcommand)]
@@ -243,10 +248,16 @@ impl Fields {
 
 #[derive(Subcommand)]
 enum TenantCommand {
-    /// Create a tenant; prints its id.
+    /// Create a tenant; prints its id. With --owner-email, the whole
+    /// clinic as a paid sign-up makes it (concierge set-up): the owner's
+    /// account and the welcome email, in one transaction.
     Create {
         #[command(flatten)]
         fields: Fields,
+        /// The owner's email: they get the welcome email (set your
+        /// password, the box token, the set-up steps).
+        #[arg(long)]
+        owner_email: Option<String>,
     },
     /// Change a tenant's config (boxes pick it up within seconds).
     Set {
@@ -254,6 +265,15 @@ enum TenantCommand {
         tenant: String,
         #[command(flatten)]
         fields: Fields,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Add an operator; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -333,8 +353,15 @@ async fn run(cli: Cli) -> Result<()> {
             println!("database is at the current schema");
         }
         Command::Tenant { command } => match command {
-            TenantCommand::Create { fields } => {
-                let id = tenants::create_tenant(&pool().await?, fields.into_fields()?).await?;
+            TenantCommand::Create {
+                fields,
+                owner_email,
+            } => {
+                let (pool, fields) = (pool().await?, fields.into_fields()?);
+                let id = match owner_email {
+                    Some(email) => tenants::create_clinic_by_hand(&pool, fields, &email).await?,
+                    None => tenants::create_tenant(&pool, fields).await?,
+                };
                 println!("{id}");
             }
             TenantCommand::Set { tenant, fields } => {
@@ -357,6 +384,16 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("{token}");
             }
         },
+        Command::Operator {
+            command: OperatorCommand::Add { email },
+        } => {
+            let mut password = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let id = cloud_server::accounts::add_operator(&pool().await?, &email, password).await?;
+            println!("operator {email} added ({id})");
+        }
         Command::Device { command } => match command {
             DeviceCommand::List { tenant } => {
                 for d in admin::list_devices(&pool().await?, &tenant).await? {

@@ -126,6 +126,48 @@ pub async fn create(
     Ok(id)
 }
 
+/// A whole clinic in the caller's transaction: the tenant, its owner's
+/// account (no password yet) and the welcome email, which carries the
+/// link that sets the password and the box's token. A paid Stripe
+/// Checkout and an operator's concierge set-up both come here. Returns
+/// (tenant, owner account).
+pub async fn create_clinic(
+    tx: &impl GenericClient,
+    f: TenantFields,
+    stripe: Option<&StripeIds>,
+    owner_email: &str,
+    actor: &str,
+) -> Result<(String, String), AdminError> {
+    // Everything is checked before the first row is written.
+    let email = crate::accounts::check_email(owner_email)?;
+    check_fields(&f)?;
+    let tenant = create(tx, f, stripe, actor).await?;
+    let account = crate::accounts::create_owner(tx, &tenant, &email, actor).await?;
+    crate::email::enqueue(
+        tx,
+        &tenant,
+        &account,
+        crate::email::Kind::Welcome,
+        &crate::email::welcome_key(&tenant),
+    )
+    .await?;
+    Ok((tenant, account))
+}
+
+/// An operator's concierge set-up: a clinic without Stripe, in one
+/// transaction.
+pub async fn create_clinic_by_hand(
+    pool: &Pool,
+    f: TenantFields,
+    owner_email: &str,
+) -> Result<String, AdminError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let (tenant, _) = create_clinic(&*tx, f, None, owner_email, "operator").await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
 /// Creates a tenant on its own (the operator's command line).
 pub async fn create_tenant(pool: &Pool, f: TenantFields) -> Result<String, AdminError> {
     let mut client = pool.get().await?;

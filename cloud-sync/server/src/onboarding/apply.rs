@@ -23,7 +23,6 @@ use super::stripe_api::{StripeApiError, Subscription};
 use super::{HandleError, Onboarding};
 use crate::accounts;
 use crate::admin::{AdminError, audit, bump_version};
-use crate::email;
 use crate::tenants::{self, StripeIds, TenantFields};
 
 /// What an event is about.
@@ -215,23 +214,14 @@ pub async fn provision(
         subscription: sub_id.to_string(),
         checkout_session: session.id.clone(),
     };
-    let tenant = match tenants::create(tx, fields, Some(&ids), "stripe").await {
-        Ok(t) => t,
+    let tenant = match tenants::create_clinic(tx, fields, Some(&ids), &email, "stripe").await {
+        Ok((t, _)) => t,
         Err(AdminError::Invalid(why)) => return Ok(format!("refused: {why}")),
         Err(e) => return Err(e.into()),
     };
     if let Some(since) = past_due_since {
         set_past_due_since(tx, &tenant, Some(since)).await?;
     }
-    let account = accounts::create_owner(tx, &tenant, &email, "stripe").await?;
-    email::enqueue(
-        tx,
-        &tenant,
-        &account,
-        email::Kind::Welcome,
-        &email::welcome_key(&tenant),
-    )
-    .await?;
     Ok(format!("provisioned {tenant} ({plan}, {status})"))
 }
 
