@@ -39,12 +39,25 @@ pub fn fill(template: &str, values: &BTreeMap<&str, String>) -> String {
 pub struct Practice {
     pub config: TenantConfig,
     pub vertical: Vertical,
+    /// From `config` (see [`Practice::entitlements`]).
+    #[serde(skip)]
+    entitlements: Entitlements,
 }
 
 impl Practice {
     pub fn new(config: TenantConfig) -> Result<Practice, VerticalError> {
         let vertical = Vertical::load(&config.vertical)?;
-        Ok(Practice { config, vertical })
+        // What the plan allows is decided once per practice (the config is
+        // replaced whole when it changes), not on every greeting and page.
+        let entitlements = config
+            .entitlements
+            .clone()
+            .unwrap_or_else(|| PlanTable::shipped().entitlements(&config.plan, &config.status));
+        Ok(Practice {
+            config,
+            vertical,
+            entitlements,
+        })
     }
 
     pub fn tenant_id(&self) -> &str {
@@ -54,10 +67,8 @@ impl Practice {
     /// What the practice's plan in its status allows now: as the cloud
     /// sent it, or (a box without a cloud) from the plans the box ships
     /// with. An unknown plan or status fails closed.
-    pub fn entitlements(&self) -> Entitlements {
-        self.config.entitlements.clone().unwrap_or_else(|| {
-            PlanTable::shipped().entitlements(&self.config.plan, &self.config.status)
-        })
+    pub fn entitlements(&self) -> &Entitlements {
+        &self.entitlements
     }
 
     /// A feature is on when the vertical has it and the plan in its status

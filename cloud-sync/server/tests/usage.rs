@@ -21,16 +21,7 @@ fn event(seq: i64, kind: &str, payload: serde_json::Value, at: i64) -> Event {
 }
 
 fn month_of(ms: i64) -> String {
-    // Days to civil date (UTC), as common::today does.
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}")
+    date_of(ms)[..7].to_string()
 }
 
 #[tokio::test]

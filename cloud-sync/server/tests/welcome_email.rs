@@ -15,13 +15,6 @@ use common::stripe::*;
 use common::*;
 use serde_json::json;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// A cloud on `port` that uses Stripe at `stripe` and mails through `smtp`.
 fn start(db: &TestDb, stripe: &LocalStripe, smtp: &str, port: u16, public: &str) -> Cloud {
     let mut args = stripe_args(&stripe.url);

@@ -44,6 +44,8 @@ pub enum EmailError {
     SmtpUrl(String),
     #[error("\"{0}\" is not a usable sender address (--email-from)")]
     From(String),
+    #[error("\"{0}\" is not an http(s) URL with a host (--public-url)")]
+    PublicUrl(String),
     #[error("{0}")]
     Other(String),
 }
@@ -76,6 +78,8 @@ pub struct Mailer {
     from: Mailbox,
     /// The dashboard's base URL, for the links in emails.
     public_url: String,
+    /// Its host, for Message-IDs.
+    host: String,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -100,10 +104,16 @@ impl Mailer {
         let from = from
             .parse::<Mailbox>()
             .map_err(|_| EmailError::From(from.to_string()))?;
+        let host = reqwest::Url::parse(public_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .and_then(|u| u.host_str().map(str::to_string))
+            .ok_or_else(|| EmailError::PublicUrl(public_url.to_string()))?;
         Ok(Mailer {
             transport,
             from,
             public_url: public_url.trim_end_matches('/').to_string(),
+            host,
         })
     }
 }
@@ -280,35 +290,27 @@ async fn claim(pool: &Pool) -> Result<Option<Claimed>, EmailError> {
     // A new attempt supersedes whatever an earlier one minted.
     revoke_secrets(&*tx, email_id).await?;
     let password = admin::new_secret(PASSWORD_PREFIX)?;
-    let link_expires: String = tx
-        .query_one(
-            "INSERT INTO password_links (token_hash, account_id, expires_at, email_id)
-             VALUES ($1, $2, now() + make_interval(secs => $3), $4)
-             RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')",
-            &[
-                &token_hash(&password),
-                &account,
-                &(PASSWORD_LINK_TTL.as_secs() as f64),
-                &email_id,
-            ],
-        )
-        .await?
-        .try_get(0)?;
+    let link_expires = mint(
+        &*tx,
+        "INSERT INTO password_links (token_hash, account_id, expires_at, email_id)
+         VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
+        &password,
+        &account,
+        PASSWORD_LINK_TTL,
+        email_id,
+    )
+    .await?;
     let token = admin::new_secret(PROVISIONING_PREFIX)?;
-    let token_expires: String = tx
-        .query_one(
-            "INSERT INTO provisioning_tokens (token_hash, tenant_id, expires_at, email_id)
-             VALUES ($1, $2, now() + make_interval(secs => $3), $4)
-             RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')",
-            &[
-                &token_hash(&token),
-                &tenant,
-                &(BOX_TOKEN_TTL.as_secs() as f64),
-                &email_id,
-            ],
-        )
-        .await?
-        .try_get(0)?;
+    let token_expires = mint(
+        &*tx,
+        "INSERT INTO provisioning_tokens (token_hash, tenant_id, expires_at, email_id)
+         VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
+        &token,
+        &tenant,
+        BOX_TOKEN_TTL,
+        email_id,
+    )
+    .await?;
     let claimed = Claimed {
         email_id,
         tenant,
@@ -323,6 +325,34 @@ async fn claim(pool: &Pool) -> Result<Option<Claimed>, EmailError> {
     };
     tx.commit().await?;
     Ok(Some(claimed))
+}
+
+/// Stores the hash of `secret` for `owner` (an account or a tenant) with
+/// `insert` ($1 hash, $2 owner, $3 seconds to live, $4 email); returns when
+/// it expires, as the email says it.
+async fn mint(
+    tx: &impl tokio_postgres::GenericClient,
+    insert: &str,
+    secret: &str,
+    owner: &str,
+    ttl: Duration,
+    email_id: i64,
+) -> Result<String, EmailError> {
+    let sql = format!(
+        "{insert} RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')"
+    );
+    let row = tx
+        .query_one(
+            &sql,
+            &[
+                &token_hash(secret),
+                &owner,
+                &(ttl.as_secs() as f64),
+                &email_id,
+            ],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
 }
 
 fn compose(mailer: &Mailer, c: &Claimed) -> Result<Message, String> {
@@ -342,14 +372,7 @@ fn compose(mailer: &Mailer, c: &Claimed) -> Result<Message, String> {
     };
     let body = welcome::body(&w).map_err(|e| format!("the welcome template failed: {e}"))?;
     // The same id on every attempt: a retry after a crash is recognisable.
-    let host = mailer
-        .public_url
-        .split("://")
-        .nth(1)
-        .unwrap_or("sos-edge")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("sos-edge");
+    let host = &mailer.host;
     Message::builder()
         .from(mailer.from.clone())
         .to(to)

@@ -261,9 +261,17 @@ pub fn billing(seq: i64, checkin_id: &str) -> cloud_sync::wire::Event {
     }
 }
 
-/// Today's date (UTC) as YYYY-MM-DD.
-pub fn today() -> String {
-    let z = cloud_sync::auth::now_ms() / 86_400_000 + 719_468;
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The UTC calendar date of `ms` (unix milliseconds) as YYYY-MM-DD.
+pub fn date_of(ms: i64) -> String {
+    let z = ms.div_euclid(86_400_000) + 719_468;
     // Howard Hinnant's days-to-civil.
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -275,6 +283,11 @@ pub fn today() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    date_of(cloud_sync::auth::now_ms())
 }
 
 /// Polls `f` until it returns true or `timeout` passes.

@@ -14,11 +14,7 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        SmtpSink::start_on(port)
+        SmtpSink::start_on(super::free_port())
     }
 
     pub fn start_on(port: u16) -> SmtpSink {

@@ -127,7 +127,7 @@ pub struct LocalStripe {
 impl LocalStripe {
     pub async fn start() -> LocalStripe {
         let python = root().join(".venv/bin/python");
-        let port = free_port();
+        let port = super::free_port();
         // localstripe's own `start()` binds every interface; the tests stay
         // on loopback, and start from an empty store.
         let child = Command::new(&python)
@@ -340,13 +340,6 @@ impl Drop for LocalStripe {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// A signed-by-us-shaped `checkout.session.completed` (or
