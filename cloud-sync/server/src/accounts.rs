@@ -43,6 +43,17 @@ pub fn hash_password(secret: &str) -> Result<String, AdminError> {
         .to_string())
 }
 
+/// Whether `secret` is the one `phc` (an argon2id PHC string) was made
+/// from; a malformed hash matches nothing.
+pub fn verify_password(secret: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(secret.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
 /// Creates the owner's account of `tenant` (no password yet); returns its
 /// id.
 pub async fn create_owner(

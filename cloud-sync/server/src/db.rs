@@ -34,7 +34,17 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "email links",
         include_str!("../migrations/0006_email_links.sql"),
     ),
+    (
+        7,
+        "sessions",
+        include_str!("../migrations/0007_sessions.sql"),
+    ),
 ];
+
+/// The schema version this build migrates to.
+pub fn schema_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
 
 /// NOTIFY channel for config changes; the payload is the tenant id.
 pub const CONFIG_CHANNEL: &str = "sos_config";

@@ -57,6 +57,10 @@ pub struct ServeOptions {
     pub onboarding: Option<onboarding::Onboarding>,
     /// SMTP; `None`: emails stay queued in the outbox.
     pub mailer: Option<email::worker::Mailer>,
+    /// Browsers reach the dashboard over HTTPS even though this process
+    /// serves plain HTTP (a TLS-terminating proxy in front): cookies are
+    /// `Secure`. Implied by `tls`.
+    pub behind_https: bool,
 }
 
 /// Connects, migrates, and serves the API on `listener` until `shutdown`
@@ -73,7 +77,9 @@ pub async fn serve(
         tls,
         onboarding,
         mailer,
+        behind_https,
     } = options;
+    let secure_cookies = behind_https || tls.is_some();
     // A bad certificate is found before anything else starts.
     let tls = match tls {
         Some(files) => Some(
@@ -98,7 +104,7 @@ pub async fn serve(
         changes_tx.clone(),
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sweeper = tokio::spawn(sweep_nonces(pool.clone()));
+    let sweeper = tokio::spawn(sweep_expired(pool.clone()));
     let grace = onboarding.as_ref().map(|o| o.grace);
     let billing = tokio::spawn(sweep_overdue(pool.clone(), grace));
     let mail = match mailer {
@@ -119,6 +125,7 @@ pub async fn serve(
         config_changes: changes_tx,
         shutdown: stop_rx,
         onboarding,
+        secure_cookies,
     });
     let app = api::router(Arc::clone(&state))
         .merge(onboarding::http::routes().with_state(Arc::clone(&state)))
@@ -138,7 +145,12 @@ pub async fn serve(
                 .into_std()
                 .and_then(|l| axum_server::from_tcp_rustls(l, config))
             {
-                Ok(server) => server.handle(handle).serve(app.into_make_service()).await,
+                Ok(server) => {
+                    server
+                        .handle(handle)
+                        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                        .await
+                }
                 Err(e) => Err(e),
             }
         }
@@ -150,12 +162,16 @@ pub async fn serve(
                     tracing::debug!(error = %e, "cannot set TCP_NODELAY");
                 }
             });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    shutdown.await;
-                    let _ = stop_tx.send(true);
-                })
-                .await
+            // The client's address: the sign-in limit and the audit log.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
+            .await
         }
     };
     listener_task.abort();
@@ -167,22 +183,36 @@ pub async fn serve(
     result.map_err(ServeError::Io)
 }
 
-/// Forgets nonces older than twice the timestamp window (requests that old
-/// are refused by their timestamp anyway).
-async fn sweep_nonces(pool: deadpool_postgres::Pool) {
+/// Once a minute, forgets what can no longer matter: nonces older than
+/// twice the timestamp window (requests that old are refused by their
+/// timestamp anyway), sign-in limits whose window passed, and sessions
+/// that ended or expired a month ago.
+async fn sweep_expired(pool: deadpool_postgres::Pool) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         let window_secs = (2 * cloud_sync::auth::TIMESTAMP_WINDOW_MS / 1000) as f64;
-        if let Ok(c) = pool.get().await
-            && let Err(e) = c
-                .execute(
-                    "DELETE FROM device_nonces WHERE seen_at < now() - make_interval(secs => $1)",
-                    &[&window_secs],
-                )
-                .await
+        let Ok(c) = pool.get().await else { continue };
+        if let Err(e) = c
+            .execute(
+                "DELETE FROM device_nonces WHERE seen_at < now() - make_interval(secs => $1)",
+                &[&window_secs],
+            )
+            .await
         {
             tracing::warn!(error = %db::describe(&e), "nonce sweep failed");
+        }
+        if let Err(e) = c
+            .batch_execute(&format!(
+                "DELETE FROM login_throttle WHERE window_start < now() - make_interval(secs => {});
+                 DELETE FROM login_failures WHERE last_at < now() - interval '1 day'
+                   AND (locked_until IS NULL OR locked_until < now());
+                 DELETE FROM sessions WHERE coalesce(ended_at, expires_at) < now() - interval '30 days';",
+                dashboard::login::IP_WINDOW.as_secs()
+            ))
+            .await
+        {
+            tracing::warn!(error = %db::describe(&e), "sign-in sweep failed");
         }
     }
 }

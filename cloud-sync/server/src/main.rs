@@ -111,7 +111,8 @@ struct EmailArgs {
         default_value = "SOS Edge <no-reply@localhost>"
     )]
     email_from: String,
-    /// The dashboard's base URL as owners reach it, for links in emails.
+    /// The dashboard's base URL as owners reach it, for links in emails;
+    /// https://… also makes the dashboard's cookies Secure.
     #[arg(long, env = "SOS_PUBLIC_URL")]
     public_url: Option<String>,
 }
@@ -340,11 +341,18 @@ async fn run(cli: Cli) -> Result<()> {
                 (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
                 _ => None,
             };
+            // Owners reach the dashboard at the public URL: over HTTPS
+            // there, its cookies are Secure even behind a proxy.
+            let behind_https = email
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"));
             let options = cloud_server::ServeOptions {
                 pool_size: pool_size.max(2),
                 tls,
                 onboarding: stripe.onboarding()?,
                 mailer: email.mailer()?,
+                behind_https,
             };
             serve(&url, &listen, options).await?;
         }

@@ -145,7 +145,7 @@ pub async fn create_clinic(
     let account = crate::accounts::create_owner(tx, &tenant, &email, actor).await?;
     crate::email::enqueue(
         tx,
-        &tenant,
+        Some(&tenant),
         &account,
         crate::email::Kind::Welcome,
         &crate::email::welcome_key(&tenant),

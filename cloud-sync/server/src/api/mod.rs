@@ -50,6 +50,9 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Stripe (webhook secrets, API, prices); `None`: Stripe is off.
     pub onboarding: Option<crate::onboarding::Onboarding>,
+    /// The dashboard is reached over HTTPS (served here or by a proxy in
+    /// front): its cookies are `Secure`.
+    pub secure_cookies: bool,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

@@ -1,15 +1,26 @@
 //! The dashboard owners reach from a browser, served by `sos-cloud serve`
-//! beside the sync API. It starts with the page the welcome email links to:
+//! beside the sync API.
 //!
+//! * [`session`]: who is signed in; the CSRF check every change passes.
+//! * [`login`]: `GET/POST /login`, `POST /logout`.
 //! * [`password`]: `GET/POST /password`, setting a password with a
-//!   single-use link.
+//!   single-use link (the welcome email's).
+//! * [`reset`]: `GET/POST /password/forgot`, a reset link by email.
+//! * [`home`]: `GET /`, the practice at a glance.
+//! * [`team`]: `/team`, the people who sign in: owners invite staff and
+//!   remove them.
 //!
 //! Pages are server-rendered (minijinja, auto-escaped) from
 //! `assets/cloud/templates/`, styled by the box's own stylesheet so the
 //! dashboard looks like the same product, with a strict CSP (no script, no
 //! inline style, nothing from another origin) and `no-store`.
 
+pub mod home;
+pub mod login;
 pub mod password;
+pub mod reset;
+pub mod session;
+pub mod team;
 
 use std::sync::{Arc, OnceLock};
 
@@ -21,22 +32,31 @@ use minijinja::Environment;
 
 use crate::api::AppState;
 
+/// A page template from `assets/cloud/templates/`, built into the binary.
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../../assets/cloud/templates/", $name)),
+        )
+    };
+}
+
 const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "base.html",
-        include_str!("../../../../assets/cloud/templates/base.html"),
-    ),
-    (
-        "password.html",
-        include_str!("../../../../assets/cloud/templates/password.html"),
-    ),
-    (
-        "message.html",
-        include_str!("../../../../assets/cloud/templates/message.html"),
-    ),
+    template!("base.html"),
+    template!("message.html"),
+    template!("password.html"),
+    template!("forgot.html"),
+    template!("login.html"),
+    template!("home.html"),
+    template!("team.html"),
 ];
 
-const STYLE: &str = include_str!("../../../../assets/web/static/style.css");
+/// The box's stylesheet, then the dashboard's own additions: one product.
+const STYLE: &str = concat!(
+    include_str!("../../../../assets/web/static/style.css"),
+    include_str!("../../../../assets/cloud/static/dashboard.css"),
+);
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -44,6 +64,10 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .merge(password::routes())
+        .merge(login::routes())
+        .merge(reset::routes())
+        .merge(home::routes())
+        .merge(team::routes())
         .route("/assets/style.css", get(style))
 }
 
@@ -96,6 +120,28 @@ pub fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
         h.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// The dashboard's sections, as the header links them.
+const PRACTICE_NAV: &[(&str, &str)] = &[("/", "Overview"), ("/team", "Team")];
+
+/// The signed-in person as the page templates see them (the header's
+/// links, name and sign-out form); `here` is the page's own path.
+pub fn who(who: &session::SignedIn, here: &str) -> minijinja::Value {
+    let nav: Vec<minijinja::Value> = match who.role {
+        session::Role::Operator => Vec::new(),
+        _ => PRACTICE_NAV
+            .iter()
+            .map(|(href, label)| minijinja::context! { href, label, current => *href == here })
+            .collect(),
+    };
+    minijinja::context! {
+        email => who.email,
+        role => who.role,
+        csrf => who.csrf,
+        owner => who.role == session::Role::Owner,
+        nav,
+    }
 }
 
 /// A page that only says something (done, or what went wrong).

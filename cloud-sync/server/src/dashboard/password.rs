@@ -48,32 +48,40 @@ struct SetPassword {
 const GONE: &str = "This link has expired or has already been used. Ask for a new one: \
                     links work once, for a limited time.";
 
-/// The account a working link is for: (account, email, practice).
-async fn link_owner(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<(String, String, String)>, Response> {
+/// The account a working link is for.
+struct LinkOwner {
+    account: String,
+    email: String,
+    /// "owner of Bright Smile", "staff at Bright Smile", "operator".
+    standing: String,
+}
+
+async fn link_owner(state: &AppState, token: &str) -> Result<Option<LinkOwner>, Response> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
     let client = state.pool.get().await.map_err(|_| unavailable())?;
     let row = client
         .query_opt(
-            "SELECT a.account_id, a.email, coalesce(t.name, 'SOS Edge')
+            "SELECT a.account_id, a.email,
+                    CASE a.role WHEN 'owner' THEN 'owner of ' || t.name
+                                WHEN 'staff' THEN 'staff at ' || t.name
+                                ELSE 'SOS Edge operator' END
              FROM password_links l
              JOIN accounts a ON a.account_id = l.account_id
              LEFT JOIN tenants t ON t.tenant_id = a.tenant_id
-             WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()",
+             WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
+               AND a.removed_at IS NULL",
             &[&token_hash(token)],
         )
         .await
         .map_err(|_| unavailable())?;
     match row {
-        Some(r) => Ok(Some((
-            r.try_get(0).map_err(|_| unavailable())?,
-            r.try_get(1).map_err(|_| unavailable())?,
-            r.try_get(2).map_err(|_| unavailable())?,
-        ))),
+        Some(r) => Ok(Some(LinkOwner {
+            account: r.try_get(0).map_err(|_| unavailable())?,
+            email: r.try_get(1).map_err(|_| unavailable())?,
+            standing: r.try_get(2).map_err(|_| unavailable())?,
+        })),
         None => Ok(None),
     }
 }
@@ -86,18 +94,12 @@ fn unavailable() -> Response {
     )
 }
 
-fn form(
-    status: StatusCode,
-    token: &str,
-    email: &str,
-    practice: &str,
-    error: Option<&str>,
-) -> Response {
+fn form(status: StatusCode, token: &str, owner: &LinkOwner, error: Option<&str>) -> Response {
     page(
         status,
         "password.html",
         minijinja::context! {
-            token, email, practice, error,
+            token, error, email => owner.email, standing => owner.standing,
             min_len => MIN_PASSWORD_CHARS, max_len => MAX_PASSWORD_CHARS,
         },
     )
@@ -105,9 +107,7 @@ fn form(
 
 async fn show(State(state): State<Arc<AppState>>, Query(link): Query<Link>) -> Response {
     match link_owner(&state, &link.token).await {
-        Ok(Some((_, email, practice))) => {
-            form(StatusCode::OK, &link.token, &email, &practice, None)
-        }
+        Ok(Some(owner)) => form(StatusCode::OK, &link.token, &owner, None),
         Ok(None) => message(StatusCode::GONE, "This link no longer works", GONE),
         Err(r) => r,
     }
@@ -133,7 +133,7 @@ pub fn check_password(password: &str, confirm: &str) -> Result<(), String> {
 }
 
 async fn set(State(state): State<Arc<AppState>>, Form(f): Form<SetPassword>) -> Response {
-    let (account, email, practice) = match link_owner(&state, &f.token).await {
+    let owner = match link_owner(&state, &f.token).await {
         Ok(Some(owner)) => owner,
         Ok(None) => return message(StatusCode::GONE, "This link no longer works", GONE),
         Err(r) => return r,
@@ -142,8 +142,7 @@ async fn set(State(state): State<Arc<AppState>>, Form(f): Form<SetPassword>) -> 
         return form(
             StatusCode::UNPROCESSABLE_ENTITY,
             &f.token,
-            &email,
-            &practice,
+            &owner,
             Some(&why),
         );
     }
@@ -153,7 +152,7 @@ async fn set(State(state): State<Arc<AppState>>, Form(f): Form<SetPassword>) -> 
         Ok(Ok(h)) => h,
         _ => return unavailable(),
     };
-    match store(&state, &f.token, &account, &hash).await {
+    match store(&state, &f.token, &owner.account, &hash).await {
         Ok(true) => message(
             StatusCode::OK,
             "Your password is set",
@@ -188,6 +187,10 @@ async fn store(state: &AppState, token: &str, account: &str, hash: &str) -> Resu
         )
         .await
         .and_then(|r| r.try_get(0))
+        .map_err(|_| ())?;
+    // A new password signs the account out everywhere.
+    super::session::end_all(&*tx, account)
+        .await
         .map_err(|_| ())?;
     // Any other link for this account is superseded.
     tx.execute(

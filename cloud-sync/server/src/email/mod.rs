@@ -1,14 +1,16 @@
-//! Emails the cloud sends (the welcome email; password resets and staff
-//! invitations next). An email is decided in the transaction that decides
+//! Emails the cloud sends: the welcome email, password resets and staff
+//! invitations. An email is decided in the transaction that decides
 //! it, as a row of `email_outbox`; a worker sends it. The row's `dedupe`
 //! key is unique, so "one welcome email per tenant" holds whatever retries
 //! or races happen upstream.
 //!
 //! * [`worker`]: claims, sends and retries (SMTP, `lettre`).
-//! * [`welcome`]: the welcome email's words.
+//! * [`letters`]: what each email says.
 
-pub mod welcome;
+pub mod letters;
 pub mod worker;
+
+use std::time::Duration;
 
 use tokio_postgres::GenericClient;
 
@@ -20,12 +22,34 @@ pub enum Kind {
     /// Set your password, then flash the card, plug in the box, scan the
     /// TV code.
     Welcome,
+    /// A link that sets a new password.
+    Reset,
+    /// A staff member's link to set a password.
+    Invite,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Welcome => "welcome",
+            Kind::Reset => "reset",
+            Kind::Invite => "invite",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Welcome, Kind::Reset, Kind::Invite]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// How long the email's password link works: a reset is for now; an
+    /// owner or a new colleague may read theirs days later.
+    pub fn link_ttl(self) -> Duration {
+        match self {
+            Kind::Welcome => Duration::from_secs(72 * 3600),
+            Kind::Reset => Duration::from_secs(3600),
+            Kind::Invite => Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -34,7 +58,7 @@ impl Kind {
 /// (`dedupe`) was queued before.
 pub async fn enqueue(
     tx: &impl GenericClient,
-    tenant: &str,
+    tenant: Option<&str>,
     account: &str,
     kind: Kind,
     dedupe: &str,

@@ -23,14 +23,13 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;
 
-use super::welcome::{self, Welcome};
+use super::Kind;
+use super::letters::{self, Letter};
 use crate::admin::{self, PROVISIONING_PREFIX, token_hash};
 use crate::db::DbError;
 
 /// How long a claimed email is its sender's before another may retry it.
 pub const LEASE: Duration = Duration::from_secs(300);
-/// How long the welcome email's password link works.
-pub const PASSWORD_LINK_TTL: Duration = Duration::from_secs(72 * 3600);
 /// How long the welcome email's box token works.
 pub const BOX_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Password links start with this.
@@ -151,22 +150,26 @@ pub enum Attempt {
 
 struct Claimed {
     email_id: i64,
-    tenant: String,
-    kind: String,
+    /// What the Message-ID names: the tenant of a welcome email (one per
+    /// tenant), else the outbox row.
+    thread: String,
+    kind: Kind,
     to: String,
     practice: String,
     attempts: i32,
     password_link: String,
     link_expires: String,
-    box_token: String,
-    token_expires: String,
+    /// Only in the welcome email: (token, until).
+    box_token: Option<(String, String)>,
 }
 
 /// Claims one due email, sends it, and records the outcome; `None` when
 /// nothing is due.
 pub async fn send_one(pool: &Pool, mailer: &Mailer) -> Result<Option<Attempt>, EmailError> {
-    let Some(c) = claim(pool).await? else {
-        return Ok(None);
+    let c = match claim(pool).await? {
+        Some(Ok(c)) => c,
+        Some(Err((email_id, why))) => return refuse(pool, email_id, &why).await.map(Some),
+        None => return Ok(None),
     };
     let message = match compose(mailer, &c) {
         Ok(m) => m,
@@ -182,7 +185,7 @@ pub async fn send_one(pool: &Pool, mailer: &Mailer) -> Result<Option<Attempt>, E
                     &[&c.email_id],
                 )
                 .await?;
-            tracing::info!(email = c.email_id, kind = %c.kind, "email sent");
+            tracing::info!(email = c.email_id, kind = c.kind.as_str(), "email sent");
             Ok(Some(Attempt::Sent(c.email_id)))
         }
         Err(e) if e.is_permanent() => refuse(
@@ -257,15 +260,18 @@ async fn revoke_secrets(
     Ok(())
 }
 
-async fn claim(pool: &Pool) -> Result<Option<Claimed>, EmailError> {
+/// One due email, claimed, with the secrets it carries minted; `Err` for
+/// a row no text exists for (refused for good by the caller).
+async fn claim(pool: &Pool) -> Result<Option<Result<Claimed, (i64, String)>>, EmailError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let row = tx
         .query_opt(
-            "SELECT o.email_id, o.tenant_id, o.account_id, o.kind, a.email, t.name, o.attempts
+            "SELECT o.email_id, o.tenant_id, o.account_id, o.kind, a.email,
+                    coalesce(t.name, 'SOS Edge'), o.attempts
              FROM email_outbox o
              JOIN accounts a ON a.account_id = o.account_id
-             JOIN tenants t ON t.tenant_id = o.tenant_id
+             LEFT JOIN tenants t ON t.tenant_id = o.tenant_id
              WHERE o.sent_at IS NULL AND o.next_attempt_at <= now()
                AND (o.claimed_until IS NULL OR o.claimed_until < now())
              ORDER BY o.email_id LIMIT 1
@@ -277,9 +283,16 @@ async fn claim(pool: &Pool) -> Result<Option<Claimed>, EmailError> {
         return Ok(None);
     };
     let email_id: i64 = row.try_get(0)?;
-    let tenant: String = row.try_get(1)?;
+    let tenant: Option<String> = row.try_get(1)?;
     let account: String = row.try_get(2)?;
+    let kind_text: String = row.try_get(3)?;
     let attempts: i32 = row.try_get::<_, i32>(6)? + 1;
+    let Some(kind) = Kind::parse(&kind_text) else {
+        return Ok(Some(Err((
+            email_id,
+            format!("no text for emails of kind \"{kind_text}\""),
+        ))));
+    };
     tx.execute(
         "UPDATE email_outbox SET attempts = $2,
                 claimed_until = now() + make_interval(secs => $3)
@@ -296,35 +309,44 @@ async fn claim(pool: &Pool) -> Result<Option<Claimed>, EmailError> {
          VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
         &password,
         &account,
-        PASSWORD_LINK_TTL,
+        kind.link_ttl(),
         email_id,
     )
     .await?;
-    let token = admin::new_secret(PROVISIONING_PREFIX)?;
-    let token_expires = mint(
-        &*tx,
-        "INSERT INTO provisioning_tokens (token_hash, tenant_id, expires_at, email_id)
-         VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
-        &token,
-        &tenant,
-        BOX_TOKEN_TTL,
-        email_id,
-    )
-    .await?;
+    let box_token = match (kind, &tenant) {
+        (Kind::Welcome, Some(tenant)) => {
+            let token = admin::new_secret(PROVISIONING_PREFIX)?;
+            let until = mint(
+                &*tx,
+                "INSERT INTO provisioning_tokens (token_hash, tenant_id, expires_at, email_id)
+                 VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
+                &token,
+                tenant,
+                BOX_TOKEN_TTL,
+                email_id,
+            )
+            .await?;
+            Some((token, until))
+        }
+        _ => None,
+    };
+    let thread = match (kind, tenant) {
+        (Kind::Welcome, Some(tenant)) => tenant,
+        _ => email_id.to_string(),
+    };
     let claimed = Claimed {
         email_id,
-        tenant,
-        kind: row.try_get(3)?,
+        thread,
+        kind,
         to: row.try_get(4)?,
         practice: row.try_get(5)?,
         attempts,
         password_link: password,
         link_expires,
-        box_token: token,
-        token_expires,
+        box_token,
     };
     tx.commit().await?;
-    Ok(Some(claimed))
+    Ok(Some(Ok(claimed)))
 }
 
 /// Stores the hash of `secret` for `owner` (an account or a tenant) with
@@ -356,28 +378,27 @@ async fn mint(
 }
 
 fn compose(mailer: &Mailer, c: &Claimed) -> Result<Message, String> {
-    if c.kind != super::Kind::Welcome.as_str() {
-        return Err(format!("no text for emails of kind \"{}\"", c.kind));
-    }
     let to: Mailbox =
         c.to.parse()
-            .map_err(|_| "the owner's address is not one a mail server accepts".to_string())?;
-    let w = Welcome {
+            .map_err(|_| "the address is not one a mail server accepts".to_string())?;
+    let letter = Letter {
         practice: c.practice.clone(),
         dashboard: mailer.public_url.clone(),
+        to: c.to.clone(),
         password_link: format!("{}/password?token={}", mailer.public_url, c.password_link),
         link_expires: c.link_expires.clone(),
-        box_token: c.box_token.clone(),
-        token_expires: c.token_expires.clone(),
+        box_token: c.box_token.as_ref().map(|(t, _)| t.clone()),
+        token_expires: c.box_token.as_ref().map(|(_, until)| until.clone()),
     };
-    let body = welcome::body(&w).map_err(|e| format!("the welcome template failed: {e}"))?;
+    let body = letters::body(c.kind, &letter)
+        .map_err(|e| format!("the {} template failed: {e}", c.kind.as_str()))?;
     // The same id on every attempt: a retry after a crash is recognisable.
     let host = &mailer.host;
     Message::builder()
         .from(mailer.from.clone())
         .to(to)
-        .subject(welcome::subject(&w))
-        .message_id(Some(format!("<{}.{}@{host}>", c.kind, c.tenant)))
+        .subject(letters::subject(c.kind, &letter))
+        .message_id(Some(format!("<{}.{}@{host}>", c.kind.as_str(), c.thread)))
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|e| format!("cannot build the email: {e}"))

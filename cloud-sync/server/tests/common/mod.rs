@@ -307,3 +307,53 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A clinic set up by hand with its owner's password already set (as the
+/// welcome email's link would); returns (tenant, account).
+pub async fn owner_with_password(
+    pool: &Pool,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> (String, String) {
+    let tenant = cloud_server::tenants::create_clinic_by_hand(
+        pool,
+        cloud_server::tenants::TenantFields {
+            name: Some(name.into()),
+            vertical: Some("dental".into()),
+            ..Default::default()
+        },
+        email,
+    )
+    .await
+    .expect("create clinic");
+    let hash = cloud_server::accounts::hash_password(password).expect("hash");
+    let account: String = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "UPDATE accounts SET password_hash = $2 WHERE tenant_id = $1 RETURNING account_id",
+            &[&tenant, &hash],
+        )
+        .await
+        .expect("set password")
+        .get(0);
+    (tenant, account)
+}
+
+/// A browser-like HTTP client: keeps cookies, never follows redirects (the
+/// tests look at where they go).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of a form's hidden `csrf` field in a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_string())
+}
