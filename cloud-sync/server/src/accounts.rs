@@ -69,7 +69,7 @@ pub async fn create_owner(
         &[&id, &tenant, &email],
     )
     .await?;
-    audit(tx, Some(tenant), actor, "account.created", &id).await?;
+    audit(tx, Some(tenant), actor, "account.created", &id, None).await?;
     Ok(id)
 }
 
@@ -98,7 +98,7 @@ pub async fn add_operator(
             "there is already an operator {email}"
         )));
     }
-    audit(&**client, None, "operator", "operator.added", &id).await?;
+    audit(&**client, None, "operator", "operator.added", &id, None).await?;
     Ok(id)
 }
 

@@ -153,7 +153,15 @@ pub async fn create_token(pool: &Pool, tenant: &str, ttl: Duration) -> Result<St
     if n == 0 {
         return Err(AdminError::NoTenant(tenant.into()));
     }
-    audit(&**client, Some(tenant), "operator", "token.created", tenant).await?;
+    audit(
+        &**client,
+        Some(tenant),
+        "operator",
+        "token.created",
+        tenant,
+        None,
+    )
+    .await?;
     Ok(token)
 }
 
@@ -177,6 +185,7 @@ pub async fn revoke_device(pool: &Pool, device_id: &str) -> Result<bool, AdminEr
                 "operator",
                 "device.revoked",
                 device_id,
+                None,
             )
             .await?;
             Ok(true)
@@ -223,14 +232,26 @@ pub async fn audit(
     actor: &str,
     action: &str,
     subject: &str,
+    from: Option<&RequestFrom>,
 ) -> Result<(), AdminError> {
+    let (ip, user_agent) =
+        from.map_or((None, None), |f| (f.ip.as_deref(), f.user_agent.as_deref()));
     client
         .execute(
-            "INSERT INTO audit_log (tenant_id, actor, action, subject) VALUES ($1, $2, $3, $4)",
-            &[&tenant, &actor, &action, &subject],
+            "INSERT INTO audit_log (tenant_id, actor, action, subject, ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&tenant, &actor, &action, &subject, &ip, &user_agent],
         )
         .await?;
     Ok(())
+}
+
+/// Where a change made from a browser came from, as the audit log records
+/// it (the command line and Stripe leave it empty).
+#[derive(Debug, Clone, Default)]
+pub struct RequestFrom {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// Sets a staff member's PIN or password (hashed here with argon2id; only
@@ -265,7 +286,15 @@ pub async fn set_staff(
     if n == 0 {
         return Err(AdminError::NoTenant(tenant.into()));
     }
-    audit(&*tx, Some(tenant), "operator", "staff.secret_set", staff_id).await?;
+    audit(
+        &*tx,
+        Some(tenant),
+        "operator",
+        "staff.secret_set",
+        staff_id,
+        None,
+    )
+    .await?;
     let v = bump_version(&*tx, tenant).await?;
     tx.commit().await?;
     Ok(v)
@@ -288,7 +317,15 @@ pub async fn remove_staff(pool: &Pool, tenant: &str, staff_id: &str) -> Result<i
             "tenant {tenant} has no staff member {staff_id}"
         )));
     }
-    audit(&*tx, Some(tenant), "operator", "staff.removed", staff_id).await?;
+    audit(
+        &*tx,
+        Some(tenant),
+        "operator",
+        "staff.removed",
+        staff_id,
+        None,
+    )
+    .await?;
     let v = bump_version(&*tx, tenant).await?;
     tx.commit().await?;
     Ok(v)

@@ -122,7 +122,7 @@ pub async fn create(
         ],
     )
     .await?;
-    audit(tx, Some(&id), actor, "tenant.created", &id).await?;
+    audit(tx, Some(&id), actor, "tenant.created", &id, None).await?;
     Ok(id)
 }
 
@@ -208,7 +208,15 @@ pub async fn update_tenant(pool: &Pool, tenant: &str, f: TenantFields) -> Result
     if n == 0 {
         return Err(AdminError::NoTenant(tenant.into()));
     }
-    audit(&*tx, Some(tenant), "operator", "tenant.updated", tenant).await?;
+    audit(
+        &*tx,
+        Some(tenant),
+        "operator",
+        "tenant.updated",
+        tenant,
+        None,
+    )
+    .await?;
     let v = bump_version(&*tx, tenant).await?;
     tx.commit().await?;
     Ok(v)

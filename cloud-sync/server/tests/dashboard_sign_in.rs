@@ -5,23 +5,8 @@
 
 mod common;
 
+use common::dashboard::*;
 use common::*;
-
-async fn sign_in(c: &reqwest::Client, url: &str, email: &str, pw: &str) -> reqwest::Response {
-    c.post(format!("{url}/login"))
-        .form(&[("email", email), ("password", pw)])
-        .send()
-        .await
-        .unwrap()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
 
 async fn home(c: &reqwest::Client, url: &str) -> reqwest::Response {
     c.get(format!("{url}/")).send().await.unwrap()

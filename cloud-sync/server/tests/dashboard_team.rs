@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::dashboard::*;
 use common::smtp::{SmtpSink, word_starting};
 use common::*;
 
@@ -18,26 +19,6 @@ fn start(db: &TestDb, sink: &SmtpSink) -> Cloud {
         &format!("127.0.0.1:{port}"),
         &["--smtp-url", &sink.url(), "--public-url", &public],
     )
-}
-
-async fn sign_in(c: &reqwest::Client, url: &str, email: &str, pw: &str) -> u16 {
-    c.post(format!("{url}/login"))
-        .form(&[("email", email), ("password", pw)])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn get(c: &reqwest::Client, url: &str) -> (u16, String) {
-    let r = c.get(url).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(c: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let r = c.post(url).form(form).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 /// The mails to `to`, once `n` have arrived.
@@ -70,13 +51,7 @@ async fn a_forgotten_password_is_reset_by_an_emailed_link_that_works_once() {
         "correct horse battery",
     )
     .await;
-    // The welcome email of the set-up is not this test's subject.
-    pool.get()
-        .await
-        .unwrap()
-        .execute("UPDATE email_outbox SET sent_at = now()", &[])
-        .await
-        .unwrap();
+    emails_already_sent(&pool).await;
     let sink = SmtpSink::start();
     let cloud = start(&db, &sink);
     let b = browser();
@@ -119,7 +94,8 @@ async fn a_forgotten_password_is_reset_by_an_emailed_link_that_works_once() {
             "owner@bright.example",
             "correct horse battery"
         )
-        .await,
+        .await
+        .status(),
         303
     );
     let (status, html) = get(&b, &link).await;
@@ -138,7 +114,8 @@ async fn a_forgotten_password_is_reset_by_an_emailed_link_that_works_once() {
             "owner@bright.example",
             "correct horse battery"
         )
-        .await,
+        .await
+        .status(),
         401
     );
     assert_eq!(
@@ -148,7 +125,8 @@ async fn a_forgotten_password_is_reset_by_an_emailed_link_that_works_once() {
             "owner@bright.example",
             "a new long passphrase"
         )
-        .await,
+        .await
+        .status(),
         303
     );
     // The practice's audit log has the request, with the address it came
@@ -188,12 +166,7 @@ async fn an_owner_invites_staff_who_read_but_do_not_change_and_removes_them() {
         "correct horse battery",
     )
     .await;
-    pool.get()
-        .await
-        .unwrap()
-        .execute("UPDATE email_outbox SET sent_at = now()", &[])
-        .await
-        .unwrap();
+    emails_already_sent(&pool).await;
     let sink = SmtpSink::start();
     let cloud = start(&db, &sink);
     let owner = browser();
@@ -204,7 +177,8 @@ async fn an_owner_invites_staff_who_read_but_do_not_change_and_removes_them() {
             "owner@bright.example",
             "correct horse battery"
         )
-        .await,
+        .await
+        .status(),
         303
     );
     let (_, html) = get(&owner, &format!("{}/team", cloud.url)).await;
@@ -264,7 +238,8 @@ async fn an_owner_invites_staff_who_read_but_do_not_change_and_removes_them() {
             "sam@bright.example",
             "sam's own passphrase"
         )
-        .await,
+        .await
+        .status(),
         303
     );
     let (status, html) = get(&sam, &format!("{}/", cloud.url)).await;
@@ -335,7 +310,8 @@ async fn an_owner_invites_staff_who_read_but_do_not_change_and_removes_them() {
             "sam@bright.example",
             "sam's own passphrase"
         )
-        .await,
+        .await
+        .status(),
         401
     );
     // Again: nobody to remove.
@@ -364,7 +340,8 @@ async fn an_owner_invites_staff_who_read_but_do_not_change_and_removes_them() {
             "other@clinic.example",
             "another good password"
         )
-        .await,
+        .await
+        .status(),
         303
     );
     let (_, html) = get(&other, &format!("{}/team", cloud.url)).await;

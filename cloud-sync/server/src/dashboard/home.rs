@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use cloud_sync::plans::{Notice, PlanTable};
 use serde::Serialize;
 
 use super::page;
+use super::routes::{Access, Routes};
 use super::session::{SignedIn, unavailable};
 use crate::api::AppState;
 use crate::onboarding::status::DEFAULT_GRACE;
@@ -22,21 +21,25 @@ use crate::usage;
 /// long-poll returns every few tens of seconds).
 pub const OFFLINE_AFTER_SECS: f64 = 10.0 * 60.0;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/", get(home))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/", Access::Member, home)
 }
 
 #[derive(Serialize)]
-struct Standing {
+pub(super) struct Standing {
     /// "Active", "Trial", "Payment overdue", …
-    title: String,
+    pub title: String,
     detail: String,
     /// Whether the owner should act.
-    warn: bool,
+    pub warn: bool,
 }
 
 /// What a plan's status means for the clinic, in the owner's words.
-fn standing(status: &str, notice: Option<Notice>, suspends_on: Option<&str>) -> Standing {
+pub(super) fn standing(
+    status: &str,
+    notice: Option<Notice>,
+    suspends_on: Option<&str>,
+) -> Standing {
     let s = |title: &str, detail: String, warn| Standing {
         title: title.into(),
         detail,

@@ -15,16 +15,17 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::Form;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::session::{self, Change, RequestFrom, Role, SignedIn, cross_site};
-use super::{message, page};
+use super::page;
+use super::routes::{Access, Routes};
+use super::session::{self, Change, RequestFrom, Role, SignedIn};
 use crate::accounts;
+use crate::admin;
 use crate::api::AppState;
 
 /// Failures allowed on one address before it locks.
@@ -38,11 +39,10 @@ pub const IP_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// A failure count older than this starts again.
 const FAILURES_FORGOTTEN: Duration = Duration::from_secs(86_400);
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/login", get(show).post(sign_in))
-        .route("/logout", post(sign_out))
-        .layer(DefaultBodyLimit::max(16 * 1024))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/login", Access::Anyone, show)
+        .post("/login", Access::Anyone, sign_in)
+        .post("/logout", Access::Yourself, sign_out)
 }
 
 #[derive(Deserialize)]
@@ -98,21 +98,17 @@ async fn sign_in(
     headers: HeaderMap,
     Form(f): Form<Login>,
 ) -> Response {
-    if cross_site(&headers) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Sign in from the sign-in page",
-            "This sign-in did not come from the SOS Edge sign-in page, so it was refused.",
-        );
-    }
-    let email = f.email.trim().to_lowercase();
-    if accounts::check_email(&email).is_err() {
-        return form(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &f.email,
-            Some("Type the email address you signed up with, like owner@clinic.com."),
-        );
-    }
+    let email = match session::typed_address(&headers, &f.email) {
+        Ok(email) => email,
+        Err(None) => return session::from_another_site(),
+        Err(Some(typed)) => {
+            return form(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                typed,
+                Some("Type the email address you signed up with, like owner@clinic.com."),
+            );
+        }
+    };
     if f.password.is_empty() || f.password.len() > 1024 {
         return form(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -218,13 +214,13 @@ async fn attempt(
         Role::Operator => format!("operator {email}"),
         _ => email.to_string(),
     };
-    session::audit(
+    admin::audit(
         &**client,
         tenant.as_deref(),
         &actor,
         "account.signed_in",
         account,
-        from,
+        Some(from),
     )
     .await
     .map_err(|_| ())?;
@@ -292,13 +288,13 @@ async fn failed(
             .map_err(|_| ())?;
     }
     for (account, _, tenant, _) in candidates {
-        session::audit(
+        admin::audit(
             client,
             tenant.as_deref(),
             email,
             "account.sign_in_failed",
             account,
-            from,
+            Some(from),
         )
         .await
         .map_err(|_| ())?;
@@ -323,13 +319,13 @@ async fn sign_out(State(state): State<Arc<AppState>>, change: Change<Logout>) ->
         } else {
             "account.signed_out"
         };
-        session::audit(
+        admin::audit(
             &**client,
             who.tenant_id.as_deref(),
             &who.actor(),
             action,
             &who.account_id,
-            &from,
+            Some(&from),
         )
         .await
         .map_err(|_| ())

@@ -9,22 +9,28 @@
 //! * [`home`]: `GET /`, the practice at a glance.
 //! * [`team`]: `/team`, the people who sign in: owners invite staff and
 //!   remove them.
+//! * [`fleet`]: `/fleet`, the operators' view of every practice.
+//! * [`routes`]: every route with who it is for, one builder for the
+//!   router and the table the isolation test walks.
 //!
 //! Pages are server-rendered (minijinja, auto-escaped) from
 //! `assets/cloud/templates/`, styled by the box's own stylesheet so the
 //! dashboard looks like the same product, with a strict CSP (no script, no
 //! inline style, nothing from another origin) and `no-store`.
 
+pub mod fleet;
 pub mod home;
 pub mod login;
 pub mod password;
 pub mod reset;
+pub mod routes;
 pub mod session;
 pub mod team;
 
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -50,6 +56,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("login.html"),
     template!("home.html"),
     template!("team.html"),
+    template!("fleet.html"),
 ];
 
 /// The box's stylesheet, then the dashboard's own additions: one product.
@@ -61,14 +68,30 @@ const STYLE: &str = concat!(
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Forms are small; the largest is a practice's settings.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+fn all_routes() -> routes::Routes {
+    let r = routes::Routes::new();
+    let r = password::routes(r);
+    let r = login::routes(r);
+    let r = reset::routes(r);
+    let r = home::routes(r);
+    let r = team::routes(r);
+    fleet::routes(r)
+}
+
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .merge(password::routes())
-        .merge(login::routes())
-        .merge(reset::routes())
-        .merge(home::routes())
-        .merge(team::routes())
+    let (router, _) = all_routes().into_parts();
+    router
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .route("/assets/style.css", get(style))
+}
+
+/// Every dashboard route and who it is for, from the same builder that
+/// made the router (the isolation test walks it).
+pub fn route_table() -> Vec<routes::RouteInfo> {
+    all_routes().into_parts().1
 }
 
 async fn style() -> Response {
@@ -124,17 +147,18 @@ pub fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
 
 /// The dashboard's sections, as the header links them.
 const PRACTICE_NAV: &[(&str, &str)] = &[("/", "Overview"), ("/team", "Team")];
+const OPERATOR_NAV: &[(&str, &str)] = &[("/fleet", "Fleet")];
 
 /// The signed-in person as the page templates see them (the header's
 /// links, name and sign-out form); `here` is the page's own path.
 pub fn who(who: &session::SignedIn, here: &str) -> minijinja::Value {
     let nav: Vec<minijinja::Value> = match who.role {
-        session::Role::Operator => Vec::new(),
-        _ => PRACTICE_NAV
-            .iter()
-            .map(|(href, label)| minijinja::context! { href, label, current => *href == here })
-            .collect(),
-    };
+        session::Role::Operator => OPERATOR_NAV,
+        _ => PRACTICE_NAV,
+    }
+    .iter()
+    .map(|(href, label)| minijinja::context! { href, label, current => *href == here })
+    .collect();
     minijinja::context! {
         email => who.email,
         role => who.role,

@@ -6,16 +6,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::Form;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::routes::{Access, Routes};
 use super::{message, page};
 use crate::accounts;
-use crate::admin::{audit, token_hash};
+use crate::admin::{RequestFrom, audit, token_hash};
 use crate::api::AppState;
 
 pub const PATH: &str = "/password";
@@ -23,10 +23,9 @@ pub const PATH: &str = "/password";
 pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(PATH, get(show).post(set))
-        .layer(DefaultBodyLimit::max(16 * 1024))
+pub fn routes(r: Routes) -> Routes {
+    r.get(PATH, Access::Anyone, show)
+        .post(PATH, Access::Anyone, set)
 }
 
 #[derive(Deserialize)]
@@ -132,7 +131,11 @@ pub fn check_password(password: &str, confirm: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn set(State(state): State<Arc<AppState>>, Form(f): Form<SetPassword>) -> Response {
+async fn set(
+    State(state): State<Arc<AppState>>,
+    from: RequestFrom,
+    Form(f): Form<SetPassword>,
+) -> Response {
     let owner = match link_owner(&state, &f.token).await {
         Ok(Some(owner)) => owner,
         Ok(None) => return message(StatusCode::GONE, "This link no longer works", GONE),
@@ -152,7 +155,7 @@ async fn set(State(state): State<Arc<AppState>>, Form(f): Form<SetPassword>) -> 
         Ok(Ok(h)) => h,
         _ => return unavailable(),
     };
-    match store(&state, &f.token, &owner.account, &hash).await {
+    match store(&state, &f.token, &owner.account, &hash, &from).await {
         Ok(true) => message(
             StatusCode::OK,
             "Your password is set",
@@ -166,7 +169,13 @@ async fn set(State(state): State<Arc<AppState>>, Form(f): Form<SetPassword>) -> 
 
 /// Spends the link and sets the hash in one transaction; false when the
 /// link was spent meanwhile.
-async fn store(state: &AppState, token: &str, account: &str, hash: &str) -> Result<bool, ()> {
+async fn store(
+    state: &AppState,
+    token: &str,
+    account: &str,
+    hash: &str,
+    from: &RequestFrom,
+) -> Result<bool, ()> {
     let mut client = state.pool.get().await.map_err(|_| ())?;
     let tx = client.transaction().await.map_err(|_| ())?;
     let spent = tx
@@ -205,6 +214,7 @@ async fn store(state: &AppState, token: &str, account: &str, hash: &str) -> Resu
         account,
         "account.password_set",
         account,
+        Some(from),
     )
     .await
     .map_err(|_| ())?;

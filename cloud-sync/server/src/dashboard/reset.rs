@@ -9,17 +9,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::Form;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::login::{over_network_limit, wait_words};
-use super::session::{self, RequestFrom, cross_site};
+use super::routes::{Access, Routes};
+use super::session::{self, RequestFrom};
 use super::{message, page};
-use crate::accounts;
+use crate::admin;
 use crate::api::AppState;
 use crate::email::{self, Kind};
 
@@ -27,10 +27,9 @@ pub const PATH: &str = "/password/forgot";
 /// One reset email per account per this many seconds.
 const RESET_EVERY_SECS: i64 = 600;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(PATH, get(show).post(ask))
-        .layer(DefaultBodyLimit::max(16 * 1024))
+pub fn routes(r: Routes) -> Routes {
+    r.get(PATH, Access::Anyone, show)
+        .post(PATH, Access::Anyone, ask)
 }
 
 #[derive(Deserialize)]
@@ -53,21 +52,17 @@ async fn ask(
     headers: HeaderMap,
     Form(f): Form<Forgot>,
 ) -> Response {
-    if cross_site(&headers) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Ask from the dashboard",
-            "This request did not come from the SOS Edge page, so it was refused.",
-        );
-    }
-    let email = f.email.trim().to_lowercase();
-    if accounts::check_email(&email).is_err() {
-        return form(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &f.email,
-            Some("Type the email address you sign in with, like owner@clinic.com."),
-        );
-    }
+    let email = match session::typed_address(&headers, &f.email) {
+        Ok(email) => email,
+        Err(None) => return session::from_another_site(),
+        Err(Some(typed)) => {
+            return form(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                typed,
+                Some("Type the email address you sign in with, like owner@clinic.com."),
+            );
+        }
+    };
     match queue_resets(&state, &email, &from).await {
         Ok(None) => message(
             StatusCode::OK,
@@ -120,13 +115,13 @@ async fn queue_resets(
             .await
             .map_err(|_| ())?;
         if queued {
-            session::audit(
+            admin::audit(
                 &*tx,
                 tenant.as_deref(),
                 email,
                 "account.reset_requested",
                 &account,
-                from,
+                Some(from),
             )
             .await
             .map_err(|_| ())?;

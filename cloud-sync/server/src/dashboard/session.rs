@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use tokio_postgres::GenericClient;
 
 use super::message;
+pub use crate::admin::RequestFrom;
 use crate::admin::{AdminError, new_secret, token_hash};
 use crate::api::AppState;
 
@@ -92,11 +93,13 @@ impl SignedIn {
 
     /// Owner-only changes (staff read, owners change).
     pub fn require_owner(&self) -> Result<&str, Refused> {
-        let tenant = self.tenant()?;
-        if self.role != Role::Owner {
-            return Err(Refused::OwnerOnly);
+        match self.role {
+            Role::Owner => self.tenant(),
+            Role::Staff => Err(Refused::OwnerOnly),
+            // An operator changes a practice only by logging in as it, so
+            // that the change is the practice's own audit entry.
+            Role::Operator => Err(Refused::NotAsOperator),
         }
-        Ok(tenant)
     }
 
     pub fn require_operator(&self) -> Result<(), Refused> {
@@ -128,6 +131,8 @@ pub enum Refused {
     OperatorOnly,
     /// An operator on a practice's page.
     ToFleet,
+    /// An operator's change to a practice.
+    NotAsOperator,
     /// A change without this session's CSRF token, or from another site.
     Stale,
     /// A form that cannot be read.
@@ -159,6 +164,11 @@ impl IntoResponse for Refused {
                 "This page is for the platform's operators.",
             ),
             Refused::ToFleet => Redirect::to("/fleet").into_response(),
+            Refused::NotAsOperator => message(
+                StatusCode::FORBIDDEN,
+                "Operators do not change practices directly",
+                "Nothing was changed. A practice is changed by its owner.",
+            ),
             Refused::Stale => message(
                 StatusCode::FORBIDDEN,
                 "This page is out of date",
@@ -286,6 +296,31 @@ pub fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The first check of a form the signed-out send (sign in, a forgotten
+/// password): it came from this site and names an email address. Returns
+/// the address, trimmed and lower-cased; `Err(None)` when the request came
+/// from another site, `Err(Some(typed))` when the address does not read as
+/// one (the page shows its form again with what was typed).
+pub fn typed_address<'a>(headers: &HeaderMap, typed: &'a str) -> Result<String, Option<&'a str>> {
+    if cross_site(headers) {
+        return Err(None);
+    }
+    let email = typed.trim().to_lowercase();
+    if crate::accounts::check_email(&email).is_err() {
+        return Err(Some(typed));
+    }
+    Ok(email)
+}
+
+/// What a signed-out form from another site is told.
+pub fn from_another_site() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Use the SOS Edge page",
+        "This did not come from the SOS Edge page, so it was refused. Nothing was changed.",
+    )
+}
+
 /// A signed-in change: the session, its CSRF token checked, and the form.
 pub struct Change<T> {
     pub who: SignedIn,
@@ -326,13 +361,6 @@ impl<T: DeserializeOwned + Send> Change<T> {
     }
 }
 
-/// Where a request came from, as the audit log records it.
-#[derive(Debug, Clone, Default)]
-pub struct RequestFrom {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
 impl RequestFrom {
     pub fn of(parts: &Parts) -> RequestFrom {
         RequestFrom {
@@ -355,32 +383,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestFrom {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(RequestFrom::of(parts))
     }
-}
-
-/// An audit entry for a change made from a browser.
-pub async fn audit(
-    client: &impl GenericClient,
-    tenant: Option<&str>,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    from: &RequestFrom,
-) -> Result<(), AdminError> {
-    client
-        .execute(
-            "INSERT INTO audit_log (tenant_id, actor, action, subject, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &tenant,
-                &actor,
-                &action,
-                &subject,
-                &from.ip,
-                &from.user_agent,
-            ],
-        )
-        .await?;
-    Ok(())
 }
 
 /// Starts a session for `account`; returns the cookie's secret.

@@ -6,26 +6,24 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use cloud_sync::plans::PlanTable;
 use serde::{Deserialize, Serialize};
 
+use super::routes::{Access, Routes};
 use super::session::{self, Change, Refused, SignedIn};
 use super::{message, page};
 use crate::accounts;
+use crate::admin;
 use crate::api::AppState;
 use crate::email::{self, Kind};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/team", get(show))
-        .route("/team/invite", post(invite))
-        .route("/team/{account}/remove", post(remove))
-        .layer(DefaultBodyLimit::max(16 * 1024))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/team", Access::Member, show)
+        .post("/team/invite", Access::Owner, invite)
+        .post("/team/{account}/remove", Access::Owner, remove)
 }
 
 #[derive(Serialize)]
@@ -239,13 +237,13 @@ async fn add_staff(
     )
     .await
     .map_err(|_| Refused::Busy)?;
-    session::audit(
+    admin::audit(
         &*tx,
         Some(tenant),
         &who.actor(),
         "staff.invited",
         email,
-        from,
+        Some(from),
     )
     .await
     .map_err(|_| Refused::Busy)?;
@@ -311,13 +309,13 @@ async fn remove(
         )
         .await
         .map_err(busy)?;
-        session::audit(
+        admin::audit(
             &*tx,
             Some(&tenant),
             &who.actor(),
             "staff.removed",
             &email,
-            &from,
+            Some(&from),
         )
         .await
         .map_err(|_| Refused::Busy)?;

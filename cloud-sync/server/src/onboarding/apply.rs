@@ -304,6 +304,7 @@ pub async fn refresh(
         "stripe",
         "tenant.billing_changed",
         &tenant,
+        None,
     )
     .await?;
     bump_version(tx, &tenant).await?;

@@ -64,7 +64,15 @@ pub async fn suspend_overdue(pool: &Pool, grace: Duration) -> Result<Vec<String>
     let mut suspended = Vec::with_capacity(rows.len());
     for row in rows {
         let tenant: String = row.try_get(0)?;
-        audit(&*tx, Some(&tenant), "billing", "tenant.suspended", &tenant).await?;
+        audit(
+            &*tx,
+            Some(&tenant),
+            "billing",
+            "tenant.suspended",
+            &tenant,
+            None,
+        )
+        .await?;
         bump_version(&*tx, &tenant).await?;
         suspended.push(tenant);
     }

@@ -4,6 +4,7 @@
 
 pub mod box_process;
 pub mod chaos;
+pub mod dashboard;
 pub mod smtp;
 pub mod stripe;
 

@@ -1,0 +1,42 @@
+//! Talking to the dashboard as a browser does (reqwest with cookies, see
+//! [`super::browser`]).
+
+use deadpool_postgres::Pool;
+
+pub async fn sign_in(c: &reqwest::Client, url: &str, email: &str, pw: &str) -> reqwest::Response {
+    c.post(format!("{url}/login"))
+        .form(&[("email", email), ("password", pw)])
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn get(c: &reqwest::Client, url: &str) -> (u16, String) {
+    let r = c.get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+pub async fn post(c: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let r = c.post(url).form(form).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Where a redirect goes.
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Marks every queued email as sent: the set-up's welcome email is not
+/// the subject of the tests that call this.
+pub async fn emails_already_sent(pool: &Pool) {
+    pool.get()
+        .await
+        .unwrap()
+        .execute("UPDATE email_outbox SET sent_at = now()", &[])
+        .await
+        .unwrap();
+}
