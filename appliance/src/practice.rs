@@ -10,29 +10,9 @@ use serde::Serialize;
 use cloud_sync::plans::{Entitlements, Feature, Notice, PlanTable};
 pub use cloud_sync::verticals::{Features, Templates, Terms, Vertical, VerticalError};
 
-use crate::store::{NameDisplay, TenantConfig};
+pub use cloud_sync::practice::fill;
 
-/// Fills `{name}` placeholders; unknown placeholders are left as they are.
-pub fn fill(template: &str, values: &BTreeMap<&str, String>) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) if values.contains_key(&after[..close]) => {
-                out.push_str(&values[&after[..close]]);
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+use crate::store::TenantConfig;
 
 /// Tenant config and vertical together: what every page and message needs.
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +26,9 @@ pub struct Practice {
 
 impl Practice {
     pub fn new(config: TenantConfig) -> Result<Practice, VerticalError> {
-        let vertical = Vertical::load(&config.vertical)?;
+        let mut vertical = Vertical::load(&config.vertical)?;
+        // The owner's own greeting and call, where they wrote one.
+        config.settings.templates.apply(&mut vertical.templates);
         // What the plan allows is decided once per practice (the config is
         // replaced whole when it changes), not on every greeting and page.
         let entitlements = config
@@ -119,37 +101,13 @@ impl Practice {
 
     /// "Doctor Lee" for a provider called "Lee" (or "Dr. Lee" as entered).
     pub fn provider_phrase(&self, provider_name: Option<&str>) -> String {
-        let title = self.vertical.terms.provider_title.trim();
-        match provider_name.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(name) if title.is_empty() || name.starts_with("Dr") => name.to_string(),
-            Some(name) => format!("{title} {name}"),
-            None => format!("the {}", self.vertical.terms.provider),
-        }
+        self.vertical.terms.provider_phrase(provider_name)
     }
 
     /// What the lobby may show for a person: never more than first name and
     /// last initial, less if the practice chooses.
     pub fn lobby_name(&self, first: &str, last: &str, ticket: i64) -> String {
-        let initial = |s: &str| {
-            s.trim()
-                .chars()
-                .next()
-                .map(|c| c.to_uppercase().to_string())
-        };
-        match self.config.settings.name_display {
-            NameDisplay::FirstLastInitial => match initial(last) {
-                Some(l) => format!("{} {l}.", first.trim()),
-                None => first.trim().to_string(),
-            },
-            NameDisplay::Initials => {
-                let f = initial(first).unwrap_or_default();
-                match initial(last) {
-                    Some(l) => format!("{f}. {l}."),
-                    None => format!("{f}."),
-                }
-            }
-            NameDisplay::Ticket => format!("Ticket {ticket}"),
-        }
+        self.config.settings.name_display.show(first, last, ticket)
     }
 
     pub fn values(&self) -> BTreeMap<&'static str, String> {

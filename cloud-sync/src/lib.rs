@@ -19,6 +19,7 @@ pub mod auth;
 pub mod client;
 pub mod events;
 pub mod plans;
+pub mod practice;
 pub mod verticals;
 pub mod wire;
 

@@ -26,6 +26,18 @@ pub struct Terms {
     pub provider_title: String,
 }
 
+impl Terms {
+    /// "Doctor Lee" for a provider called "Lee" (or "Dr. Lee" as entered).
+    pub fn provider_phrase(&self, provider_name: Option<&str>) -> String {
+        let title = self.provider_title.trim();
+        match provider_name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(name) if title.is_empty() || name.starts_with("Dr") => name.to_string(),
+            Some(name) => format!("{title} {name}"),
+            None => format!("the {}", self.provider),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Features {
     pub patient_checkin: bool,

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use cloud_sync::events::BoxEvent;
+pub use cloud_sync::practice::{Branding, NameDisplay, Settings, TemplateOverrides};
 
 use super::{StoreError, StoreResult, now_ms};
 
@@ -24,71 +25,6 @@ pub struct TenantConfig {
     /// From the cloud's config; `None` on a box without a cloud.
     pub entitlements: Option<cloud_sync::plans::Entitlements>,
     pub config_version: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Branding {
-    /// Inline SVG logo (served by the box; no external fetches from TVs).
-    pub logo_svg: String,
-    pub primary_color: String,
-    pub accent_color: String,
-    pub background_color: String,
-    pub text_color: String,
-    /// Extra idle-screen messages on top of the vertical's.
-    pub messages: Vec<String>,
-}
-
-impl Default for Branding {
-    fn default() -> Self {
-        Branding {
-            logo_svg: String::new(),
-            primary_color: "#0b6e99".into(),
-            accent_color: "#f2a541".into(),
-            background_color: "#0f2233".into(),
-            text_color: "#ffffff".into(),
-            messages: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum NameDisplay {
-    /// "Sarah J."
-    #[default]
-    FirstLastInitial,
-    /// "S. J."
-    Initials,
-    /// "Ticket 12"
-    Ticket,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Settings {
-    /// IANA zone the practice's day is counted in.
-    pub timezone: String,
-    pub allow_walk_ins: bool,
-    pub name_display: NameDisplay,
-    pub rooms: Vec<String>,
-    /// Lobby speaker volume 0-100; None: the box's own setting.
-    pub voice_volume: Option<u8>,
-    /// "22:00-07:00" in the practice's time; None: the box's own setting.
-    pub quiet_hours: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            timezone: "UTC".into(),
-            allow_walk_ins: true,
-            name_display: NameDisplay::FirstLastInitial,
-            rooms: (1..=4).map(|n| format!("Room {n}")).collect(),
-            voice_volume: None,
-            quiet_hours: None,
-        }
-    }
 }
 
 fn json_col<T: for<'de> Deserialize<'de>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {

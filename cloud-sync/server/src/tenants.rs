@@ -3,11 +3,12 @@
 //! create`) or a paid Stripe Checkout does ([`crate::onboarding`]).
 
 use cloud_sync::plans::PlanTable;
+use cloud_sync::practice::{Branding, Settings, VOICES};
 use cloud_sync::verticals::Vertical;
 use deadpool_postgres::Pool;
 use tokio_postgres::GenericClient;
 
-use crate::admin::{AdminError, audit, bump_version};
+use crate::admin::{AdminError, RequestFrom, audit, bump_version};
 
 #[derive(Debug, Clone, Default)]
 pub struct TenantFields {
@@ -73,8 +74,50 @@ fn check_fields(f: &TenantFields) -> Result<(), AdminError> {
             return Err(AdminError::Invalid(format!("{what} must be a JSON object")));
         }
     }
+    // What the box would not use is refused here, with the field named.
+    if let Some(v) = &f.settings {
+        let settings: Settings = serde_json::from_value(v.clone())
+            .map_err(|e| AdminError::Invalid(format!("settings: {e}")))?;
+        settings
+            .check(is_zone)
+            .map_err(|e| AdminError::Invalid(format!("settings: {e}")))?;
+    }
+    if let Some(v) = &f.branding {
+        let branding: Branding = serde_json::from_value(v.clone())
+            .map_err(|e| AdminError::Invalid(format!("branding: {e}")))?;
+        branding
+            .check()
+            .map_err(|e| AdminError::Invalid(format!("branding: {e}")))?;
+    }
+    if let Some(voice) = &f.agent_voice
+        && !VOICES.iter().any(|(id, _)| id == voice)
+    {
+        return Err(AdminError::Invalid(format!(
+            "agent_voice must be one of {}",
+            VOICES
+                .iter()
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if let Some(n) = &f.agent_name
+        && (n.trim().is_empty() || n.trim().chars().count() > MAX_AGENT_NAME_CHARS)
+    {
+        return Err(AdminError::Invalid(format!(
+            "an agent's name has 1 to {MAX_AGENT_NAME_CHARS} characters"
+        )));
+    }
     Ok(())
 }
+
+/// Whether `name` is an IANA time zone the box will find.
+pub fn is_zone(name: &str) -> bool {
+    jiff::tz::TimeZone::get(name).is_ok()
+}
+
+/// Longest name the agent may have (it is spoken in every greeting).
+pub const MAX_AGENT_NAME_CHARS: usize = 40;
 
 /// Creates a tenant inside the caller's transaction; returns its id. The
 /// agent's name and voice default to the vertical's (`assets/verticals`);
@@ -179,9 +222,24 @@ pub async fn create_tenant(pool: &Pool, f: TenantFields) -> Result<String, Admin
 
 /// Changes some of a tenant's fields; returns the new config version.
 pub async fn update_tenant(pool: &Pool, tenant: &str, f: TenantFields) -> Result<i64, AdminError> {
-    check_fields(&f)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let v = update(&*tx, tenant, f, "operator", None).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// Changes some of a tenant's fields in the caller's transaction, audited
+/// as `actor`'s; returns the new config version (the boxes take it at
+/// their next long-poll, woken at once).
+pub async fn update(
+    tx: &impl GenericClient,
+    tenant: &str,
+    f: TenantFields,
+    actor: &str,
+    from: Option<&RequestFrom>,
+) -> Result<i64, AdminError> {
+    check_fields(&f)?;
     let n = tx
         .execute(
             "UPDATE tenants SET
@@ -196,7 +254,7 @@ pub async fn update_tenant(pool: &Pool, tenant: &str, f: TenantFields) -> Result
                 &tenant,
                 &f.name.map(|n| n.trim().to_string()),
                 &f.vertical,
-                &f.agent_name,
+                &f.agent_name.map(|n| n.trim().to_string()),
                 &f.agent_voice,
                 &f.plan,
                 &f.status,
@@ -208,16 +266,6 @@ pub async fn update_tenant(pool: &Pool, tenant: &str, f: TenantFields) -> Result
     if n == 0 {
         return Err(AdminError::NoTenant(tenant.into()));
     }
-    audit(
-        &*tx,
-        Some(tenant),
-        "operator",
-        "tenant.updated",
-        tenant,
-        None,
-    )
-    .await?;
-    let v = bump_version(&*tx, tenant).await?;
-    tx.commit().await?;
-    Ok(v)
+    audit(tx, Some(tenant), actor, "tenant.updated", tenant, from).await?;
+    bump_version(tx, tenant).await
 }
