@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "sessions",
         include_str!("../migrations/0007_sessions.sql"),
     ),
+    (
+        8,
+        "box_config_version",
+        include_str!("../migrations/0008_box_config_version.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

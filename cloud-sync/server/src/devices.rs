@@ -195,3 +195,17 @@ pub async fn enroll(
         tenant_id,
     })
 }
+
+/// Records the config version a box says it holds (the `since` of its
+/// config long-poll); written only when it moved.
+pub async fn holds_config(pool: &Pool, device_id: &str, version: i64) -> Result<(), DeviceError> {
+    let client = pool.get().await?;
+    client
+        .execute(
+            "UPDATE devices SET config_version = $2
+             WHERE device_id = $1 AND config_version IS DISTINCT FROM $2",
+            &[&device_id, &version],
+        )
+        .await?;
+    Ok(())
+}

@@ -5,17 +5,17 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use appliance::checkin::{self, Outcome, PatientDetails};
 use appliance::clinic::Clinic;
 use appliance::store::{CheckinStatus, Method};
-use appliance::sync::{self, Credential, SyncOptions};
+use appliance::sync::{self, Credential};
 use cloud_server::admin;
 use cloud_server::tenants::{self, TenantFields};
 use cloud_sync::wire::Appointment;
+use common::in_process::*;
 use common::*;
 use deadpool_postgres::Pool;
 use tokio::sync::watch;
@@ -31,17 +31,6 @@ fn pin_matches(pin: &str, phc: &str) -> bool {
             .verify_password(pin.as_bytes(), &h)
             .is_ok()
     })
-}
-
-fn fast() -> SyncOptions {
-    SyncOptions {
-        batch_size: 100,
-        idle_poll: Duration::from_millis(50),
-        base_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(500),
-        revoked_retry: Duration::from_millis(500),
-        ..Default::default()
-    }
 }
 
 async fn practice(pool: &Pool) -> String {
@@ -79,51 +68,6 @@ async fn practice(pool: &Pool) -> String {
     .await
     .unwrap();
     t
-}
-
-struct Box_ {
-    clinic: Arc<Clinic>,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn start_box(dir: &Path) -> Box_ {
-    let (stop, stop_rx) = watch::channel(false);
-    let clinic = Clinic::open(
-        dir,
-        "http://127.0.0.1:9".into(),
-        appliance::web::limits::RateLimits::new(10_000),
-        stop_rx,
-    )
-    .unwrap();
-    let cred = Credential::load(dir).unwrap().expect("enrolled");
-    let task = sync::spawn_with(Arc::clone(&clinic), cred, fast()).unwrap();
-    Box_ { clinic, stop, task }
-}
-
-impl Box_ {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
-        self.clinic.store.close();
-    }
-}
-
-async fn walk_in(clinic: &Clinic, first: &str) {
-    let out = checkin::by_patient(
-        clinic,
-        PatientDetails {
-            first_name: first.into(),
-            last_name: "Walker".into(),
-            date_of_birth: "1990-01-01".into(),
-            walk_in: true,
-        },
-        Method::Desk,
-        "test".into(),
-    )
-    .await
-    .unwrap();
-    assert!(matches!(out, Outcome::CheckedIn { .. }), "{out:?}");
 }
 
 #[tokio::test]

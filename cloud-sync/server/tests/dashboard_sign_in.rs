@@ -430,29 +430,14 @@ async fn an_owner_signs_in_and_out_in_chromium_on_a_phone_by_keyboard() {
         .await
         .unwrap();
     let cloud = Cloud::start(&db);
-    let tests = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests");
-    let url = cloud.url.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("timeout")
-            .current_dir(&tests)
-            .args([
-                "90",
-                "node",
-                "cloud-login.mjs",
-                &url,
-                "owner@bright.example",
-                "correct horse battery",
-                "Bright Smile",
-            ])
-            .output()
-            .expect("node (scripts/setup-browser.sh)")
-    })
-    .await
-    .unwrap();
-    assert!(
-        run.status.success(),
-        "in Chromium: {}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
+    in_chromium(
+        "cloud-login.mjs",
+        &[
+            &cloud.url,
+            "owner@bright.example",
+            "correct horse battery",
+            "Bright Smile",
+        ],
+    )
+    .await;
 }

@@ -150,18 +150,7 @@ async fn the_welcome_email_arrives_once_and_its_link_and_token_work() {
         .get(0);
     assert!(unset);
     // ... sets it once, in Chromium on a phone, by keyboard only ...
-    let tests = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests");
-    let browser = std::process::Command::new("node")
-        .current_dir(&tests)
-        .args(["cloud-password.mjs", &link, "correct horse battery"])
-        .output()
-        .expect("node (scripts/setup-browser.sh)");
-    assert!(
-        browser.status.success(),
-        "in Chromium: {}{}",
-        String::from_utf8_lossy(&browser.stdout),
-        String::from_utf8_lossy(&browser.stderr)
-    );
+    common::dashboard::in_chromium("cloud-password.mjs", &[&link, "correct horse battery"]).await;
     let hash: String = c
         .query_one("SELECT password_hash FROM accounts", &[])
         .await

@@ -128,10 +128,16 @@ async fn config(
     query: Result<Query<ConfigQuery>, QueryRejection>,
     req: Signed,
 ) -> ApiResult<axum::Json<ConfigResponse>> {
-    let tenant = req.device.tenant_id;
+    let tenant = req.device.tenant_id.clone();
     let Query(q) = query.map_err(|_| {
         ApiError::bad("query must be ?since=<version>&wait=<seconds> (both integers)")
     })?;
+    // A box asks about changes after the version it holds: that is the
+    // version the owner's page reports for it. Not worth failing the poll.
+    if let Err(e) = crate::devices::holds_config(&state.pool, &req.device.device_id, q.since).await
+    {
+        tracing::warn!(error = %e, "cannot record the box's config version");
+    }
     let wait = Duration::from_secs(q.wait.min(wire::MAX_WAIT_SECS));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribe before reading, so a change between the read and the wait

@@ -86,6 +86,7 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
         }
     }
     let offline: i64 = practices.iter().map(|p| p.offline).sum();
+    let boxes: i64 = practices.iter().map(|p| p.boxes).sum();
     page(
         StatusCode::OK,
         "fleet.html",
@@ -93,6 +94,7 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
             who => super::who(&who, "/fleet"),
             practices,
             offline,
+            boxes,
         },
     )
 }

@@ -9,6 +9,8 @@
 //! * [`home`]: `GET /`, the practice at a glance.
 //! * [`team`]: `/team`, the people who sign in: owners invite staff and
 //!   remove them.
+//! * [`practice`]: `/practice`, the practice's settings and branding, with
+//!   a preview ([`tv_preview`]: the lobby TV in miniature).
 //! * [`fleet`]: `/fleet`, the operators' view of every practice.
 //! * [`routes`]: every route with who it is for, one builder for the
 //!   router and the table the isolation test walks.
@@ -22,10 +24,12 @@ pub mod fleet;
 pub mod home;
 pub mod login;
 pub mod password;
+pub mod practice;
 pub mod reset;
 pub mod routes;
 pub mod session;
 pub mod team;
+pub mod tv_preview;
 
 use std::sync::{Arc, OnceLock};
 
@@ -57,6 +61,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("home.html"),
     template!("team.html"),
     template!("fleet.html"),
+    template!("practice.html"),
 ];
 
 /// The box's stylesheet, then the dashboard's own additions: one product.
@@ -78,6 +83,7 @@ fn all_routes() -> routes::Routes {
     let r = reset::routes(r);
     let r = home::routes(r);
     let r = team::routes(r);
+    let r = practice::routes(r);
     fleet::routes(r)
 }
 
@@ -146,7 +152,11 @@ pub fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
 }
 
 /// The dashboard's sections, as the header links them.
-const PRACTICE_NAV: &[(&str, &str)] = &[("/", "Overview"), ("/team", "Team")];
+const PRACTICE_NAV: &[(&str, &str)] = &[
+    ("/", "Overview"),
+    ("/practice", "Practice"),
+    ("/team", "Team"),
+];
 const OPERATOR_NAV: &[(&str, &str)] = &[("/fleet", "Fleet")];
 
 /// The signed-in person as the page templates see them (the header's

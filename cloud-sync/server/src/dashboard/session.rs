@@ -242,6 +242,13 @@ async fn lookup(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn
     }))
 }
 
+/// The database failed: logged here (the cause is ours, not the
+/// person's), told as "try again".
+pub fn busy(e: impl std::fmt::Display) -> Refused {
+    tracing::error!(error = %e, "the dashboard cannot reach the database");
+    Refused::Busy
+}
+
 pub fn unavailable() -> Response {
     Refused::Busy.into_response()
 }

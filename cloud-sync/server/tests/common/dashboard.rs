@@ -40,3 +40,24 @@ pub async fn emails_already_sent(pool: &Pool) {
         .await
         .unwrap();
 }
+
+/// Runs `tests/<script>` in Node (headless Chromium through playwright-core,
+/// `scripts/setup-browser.sh`) with `args`, at most 90 s; fails the test
+/// with what the script printed unless it succeeded.
+pub async fn in_chromium(script: &str, args: &[&str]) {
+    let tests = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests");
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.current_dir(&tests)
+        .args(["90", "node", script])
+        .args(args);
+    let run =
+        tokio::task::spawn_blocking(move || cmd.output().expect("node (scripts/setup-browser.sh)"))
+            .await
+            .unwrap();
+    assert!(
+        run.status.success(),
+        "{script} in Chromium: {}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

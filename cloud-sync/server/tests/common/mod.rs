@@ -5,6 +5,7 @@
 pub mod box_process;
 pub mod chaos;
 pub mod dashboard;
+pub mod in_process;
 pub mod smtp;
 pub mod stripe;
 
