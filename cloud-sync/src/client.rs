@@ -208,6 +208,25 @@ impl Client {
         decode(raw.status, &raw.body)
     }
 
+    /// `POST /v1/report`.
+    pub async fn report(
+        &self,
+        device: &Device,
+        report: &wire::BoxReport,
+    ) -> Result<wire::ReportResponse, ClientError> {
+        let body = serde_json::to_vec(report).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let raw = self
+            .send_signed(
+                device,
+                "POST",
+                wire::PATH_REPORT,
+                body,
+                Duration::from_secs(30),
+            )
+            .await?;
+        decode(raw.status, &raw.body)
+    }
+
     /// Sends a signed request and returns the raw answer, whatever its status.
     pub async fn send_signed(
         &self,

@@ -20,6 +20,7 @@ pub const HEADER_SIGNATURE: &str = "sos-signature";
 pub const PATH_ENROLL: &str = "/v1/enroll";
 pub const PATH_CONFIG: &str = "/v1/config";
 pub const PATH_EVENTS: &str = "/v1/events";
+pub const PATH_REPORT: &str = "/v1/report";
 
 /// Most events in one `POST /v1/events`.
 pub const MAX_EVENTS_PER_BATCH: usize = 1000;
@@ -148,6 +149,78 @@ pub struct EventsResponse {
     pub acked: Vec<String>,
     pub applied: usize,
     pub duplicates: usize,
+}
+
+/// `POST /v1/report`: how the box is, as the owner's boxes page shows it.
+/// Sent at start and then every minute; the cloud keeps the latest. Holds
+/// no patient data: counts, TV names, device states.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BoxReport {
+    /// The box's software version (`sos-appliance --version`).
+    pub software_version: String,
+    /// Outbox events not yet acknowledged by the cloud.
+    pub events_waiting: i64,
+    /// Paired lobby TVs (not revoked).
+    pub tvs: Vec<TvReport>,
+    /// The lobby speaker (voice out).
+    pub speaker: PartReport,
+    /// The microphone (voice in).
+    pub microphone: PartReport,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TvReport {
+    pub name: String,
+    /// Connected and heard from lately.
+    pub online: bool,
+    /// Unix ms the box last heard from it.
+    pub last_seen_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PartReport {
+    /// "ready", "off", "loading", "listening", "no_device", "error".
+    pub state: String,
+    /// Plain words when not ready ("no speaker found"), or the device.
+    pub detail: Option<String>,
+}
+
+pub const MAX_REPORTED_TVS: usize = 64;
+const MAX_REPORT_TEXT: usize = 200;
+
+impl BoxReport {
+    /// What the cloud stores is bounded: a report out of shape is refused
+    /// with the field named.
+    pub fn validate(&self) -> Result<(), String> {
+        let long = |s: &str| s.chars().count() > MAX_REPORT_TEXT;
+        if self.software_version.trim().is_empty() || long(&self.software_version) {
+            return Err("software_version: 1 to 200 characters".into());
+        }
+        if self.events_waiting < 0 {
+            return Err("events_waiting: not negative".into());
+        }
+        if self.tvs.len() > MAX_REPORTED_TVS {
+            return Err(format!("tvs: at most {MAX_REPORTED_TVS}"));
+        }
+        if self.tvs.iter().any(|t| long(&t.name)) {
+            return Err("tvs: a name has at most 200 characters".into());
+        }
+        for (field, part) in [("speaker", &self.speaker), ("microphone", &self.microphone)] {
+            if part.state.is_empty() || part.state.len() > 20 {
+                return Err(format!("{field}.state: 1 to 20 characters"));
+            }
+            if part.detail.as_deref().is_some_and(long) {
+                return Err(format!("{field}.detail: at most 200 characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Answer to `POST /v1/report`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportResponse {
+    pub protocol: u32,
 }
 
 /// Body of every 4xx/5xx answer: a stable machine code and plain words.

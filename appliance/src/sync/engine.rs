@@ -42,6 +42,8 @@ pub struct SyncOptions {
     pub max_backoff: Duration,
     /// Retry delay once the cloud says this box is revoked.
     pub revoked_retry: Duration,
+    /// How often the box reports its state (`POST /v1/report`).
+    pub report_every: Duration,
 }
 
 impl Default for SyncOptions {
@@ -53,6 +55,7 @@ impl Default for SyncOptions {
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             revoked_retry: Duration::from_secs(300),
+            report_every: Duration::from_secs(60),
         }
     }
 }
@@ -78,9 +81,14 @@ pub fn spawn_with(
     // The engine touches the shared core, its own status and, through this
     // callback only, the desk's sessions.
     let sessions = Arc::clone(&clinic);
+    let reported = Arc::clone(&clinic);
     let ctx = Arc::new(Ctx {
         core: Arc::clone(&clinic.core),
         staff_removed: Box::new(move |ids| sessions.sessions.end_for(ids)),
+        report: Box::new(move || {
+            let clinic = Arc::clone(&reported);
+            Box::pin(async move { super::report::of(&clinic).await })
+        }),
         client,
         cred,
         status: status.clone(),
@@ -92,18 +100,30 @@ pub fn spawn_with(
         "sync starting"
     );
     Ok(tokio::spawn(async move {
-        tokio::join!(config_loop(Arc::clone(&ctx)), push_loop(Arc::clone(&ctx)));
+        tokio::join!(
+            config_loop(Arc::clone(&ctx)),
+            push_loop(Arc::clone(&ctx)),
+            report_loop(Arc::clone(&ctx))
+        );
         status.stop(generation);
         tracing::info!("sync stopped");
     }))
 }
 
 type StaffRemoved = Box<dyn Fn(&[String]) + Send + Sync>;
+/// Makes the box's report (it reads the TVs and the voice, which the
+/// engine does not otherwise touch).
+type MakeReport = Box<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = wire::BoxReport> + Send>>
+        + Send
+        + Sync,
+>;
 
 struct Ctx {
     core: Arc<Core>,
     /// Ends the front-desk sessions of staff the cloud removed.
     staff_removed: StaffRemoved,
+    report: MakeReport,
     client: Client,
     cred: Credential,
     status: SyncStatus,
@@ -272,6 +292,28 @@ async fn push_loop(ctx: Arc<Ctx>) {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Reports the box's state at start and then every `report_every`. A
+/// report that does not get through is not retried: the next one is
+/// fresher, and the page shows when the last one arrived.
+async fn report_loop(ctx: Arc<Ctx>) {
+    let mut stop = ctx.core.shutdown.clone();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let report = (ctx.report)().await;
+        // Like every call, it tells whether the cloud is reachable and
+        // whether this box is still enrolled.
+        match ctx.client.report(&ctx.cred.device, &report).await {
+            Ok(_) => ctx.succeeded(),
+            Err(e) => ctx.failed("report", &e.into()),
+        }
+        if sleep_or_stop(&mut stop, ctx.opts.report_every).await {
+            return;
         }
     }
 }

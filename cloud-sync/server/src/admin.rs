@@ -139,53 +139,73 @@ pub fn token_hash(token: &str) -> String {
 /// Issues a one-time provisioning token valid for `ttl`; returns it (only
 /// its hash is stored).
 pub async fn create_token(pool: &Pool, tenant: &str, ttl: Duration) -> Result<String, AdminError> {
+    let client = pool.get().await?;
+    Ok(issue_token(&**client, tenant, ttl, "operator", None)
+        .await?
+        .0)
+}
+
+/// A one-time provisioning token of `tenant`, issued by `actor`: (the
+/// token, when it expires as "YYYY-MM-DD HH:MM UTC").
+pub async fn issue_token(
+    client: &impl GenericClient,
+    tenant: &str,
+    ttl: Duration,
+    actor: &str,
+    from: Option<&RequestFrom>,
+) -> Result<(String, String), AdminError> {
     let token = new_secret(PROVISIONING_PREFIX)?;
     let secs = ttl.as_secs() as f64;
-    let client = pool.get().await?;
-    let n = client
-        .execute(
+    let row = client
+        .query_opt(
             "INSERT INTO provisioning_tokens (token_hash, tenant_id, expires_at)
              SELECT $1, tenant_id, now() + make_interval(secs => $3)
-             FROM tenants WHERE tenant_id = $2",
+             FROM tenants WHERE tenant_id = $2
+             RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')",
             &[&token_hash(&token), &tenant, &secs],
         )
         .await?;
-    if n == 0 {
+    let Some(row) = row else {
         return Err(AdminError::NoTenant(tenant.into()));
-    }
-    audit(
-        &**client,
-        Some(tenant),
-        "operator",
-        "token.created",
-        tenant,
-        None,
-    )
-    .await?;
-    Ok(token)
+    };
+    audit(client, Some(tenant), actor, "token.created", tenant, from).await?;
+    Ok((token, row.try_get(0)?))
 }
 
 /// Revokes a device: its calls are refused from now on. Returns false when
 /// no such active device exists.
 pub async fn revoke_device(pool: &Pool, device_id: &str) -> Result<bool, AdminError> {
     let client = pool.get().await?;
+    revoke(&**client, None, device_id, "operator", None).await
+}
+
+/// Revokes `device_id`, only within `tenant` when given (an owner's page);
+/// audited as `actor`'s. False when no such active device exists.
+pub async fn revoke(
+    client: &impl GenericClient,
+    tenant: Option<&str>,
+    device_id: &str,
+    actor: &str,
+    from: Option<&RequestFrom>,
+) -> Result<bool, AdminError> {
     let row = client
         .query_opt(
             "UPDATE devices SET revoked_at = now()
-             WHERE device_id = $1 AND revoked_at IS NULL RETURNING tenant_id",
-            &[&device_id],
+             WHERE device_id = $1 AND ($2::text IS NULL OR tenant_id = $2) AND revoked_at IS NULL
+             RETURNING tenant_id",
+            &[&device_id, &tenant],
         )
         .await?;
     match row {
         Some(r) => {
             let tenant: String = r.try_get(0)?;
             audit(
-                &**client,
+                client,
                 Some(&tenant),
-                "operator",
+                actor,
                 "device.revoked",
                 device_id,
-                None,
+                from,
             )
             .await?;
             Ok(true)

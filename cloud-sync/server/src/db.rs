@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "box_config_version",
         include_str!("../migrations/0008_box_config_version.sql"),
     ),
+    (
+        9,
+        "box_reports",
+        include_str!("../migrations/0009_box_reports.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

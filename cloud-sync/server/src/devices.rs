@@ -37,6 +37,8 @@ pub enum DeviceError {
     TokenInvalid,
     #[error("this device key is already enrolled; generate a new key")]
     KeyTaken,
+    #[error("the box's report cannot be stored: {0}")]
+    Report(String),
     #[error("the stored public key of device {0} is damaged")]
     StoredKey(String),
     #[error(transparent)]
@@ -205,6 +207,23 @@ pub async fn holds_config(pool: &Pool, device_id: &str, version: i64) -> Result<
             "UPDATE devices SET config_version = $2
              WHERE device_id = $1 AND config_version IS DISTINCT FROM $2",
             &[&device_id, &version],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Keeps the box's latest report.
+pub async fn store_report(
+    pool: &Pool,
+    device_id: &str,
+    report: &cloud_sync::wire::BoxReport,
+) -> Result<(), DeviceError> {
+    let json = serde_json::to_string(report).map_err(|e| DeviceError::Report(e.to_string()))?;
+    let client = pool.get().await?;
+    client
+        .execute(
+            "UPDATE devices SET report = $2::text::jsonb, reported_at = now() WHERE device_id = $1",
+            &[&device_id, &json],
         )
         .await?;
     Ok(())

@@ -61,6 +61,9 @@ pub struct ServeOptions {
     /// serves plain HTTP (a TLS-terminating proxy in front): cookies are
     /// `Secure`. Implied by `tls`.
     pub behind_https: bool,
+    /// The dashboard's base URL as owners and boxes reach it (the boxes
+    /// page tells installers to enroll against it).
+    pub public_url: Option<String>,
 }
 
 /// Connects, migrates, and serves the API on `listener` until `shutdown`
@@ -78,6 +81,7 @@ pub async fn serve(
         onboarding,
         mailer,
         behind_https,
+        public_url,
     } = options;
     let secure_cookies = behind_https || tls.is_some();
     // A bad certificate is found before anything else starts.
@@ -126,6 +130,7 @@ pub async fn serve(
         shutdown: stop_rx,
         onboarding,
         secure_cookies,
+        public_url,
     });
     let app = api::router(Arc::clone(&state))
         .merge(onboarding::http::routes().with_state(Arc::clone(&state)))

@@ -351,6 +351,7 @@ async fn run(cli: Cli) -> Result<()> {
                 pool_size: pool_size.max(2),
                 tls,
                 onboarding: stripe.onboarding()?,
+                public_url: email.public_url.clone(),
                 mailer: email.mailer()?,
                 behind_https,
             };

@@ -117,11 +117,15 @@ async fn every_route_keeps_each_practice_to_itself() {
         .await
         .unwrap();
     emails_already_sent(&pool).await;
-    // Practice A's objects a path can name.
-    let objects = [("account", "a-staff-alpha-2")];
 
     let cloud = Cloud::start(&db);
     let url = &cloud.url;
+    let box_a = device(&pool, &cloud.client(), &tenant_a).await;
+    // Practice A's objects a path can name.
+    let objects = [
+        ("account", "a-staff-alpha-2"),
+        ("device", box_a.device_id.as_str()),
+    ];
     let mut callers = Vec::new();
     for (caller, email, landing) in [
         (Caller::Nobody, None, None),

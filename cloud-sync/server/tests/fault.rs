@@ -28,6 +28,7 @@ fn opts() -> SyncOptions {
         base_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(300),
         revoked_retry: Duration::from_millis(300),
+        report_every: Duration::from_secs(60),
     }
 }
 

@@ -84,8 +84,8 @@ impl From<DeviceError> for ApiError {
         let (status, code) = match e {
             DeviceError::Auth(a) => return a.into(),
             DeviceError::Db(d) => return d.into(),
-            DeviceError::StoredKey(_) => {
-                tracing::error!(error = %e, "device key");
+            DeviceError::StoredKey(_) | DeviceError::Report(_) => {
+                tracing::error!(error = %e, "device");
                 return ApiError::internal();
             }
             DeviceError::Unknown => (StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED),

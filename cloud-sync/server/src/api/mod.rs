@@ -53,6 +53,8 @@ pub struct AppState {
     /// The dashboard is reached over HTTPS (served here or by a proxy in
     /// front): its cookies are `Secure`.
     pub secure_cookies: bool,
+    /// `--public-url`, when given.
+    pub public_url: Option<String>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -60,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(wire::PATH_ENROLL, post(enroll))
         .route(wire::PATH_CONFIG, get(config))
         .route(wire::PATH_EVENTS, post(events))
+        .route(wire::PATH_REPORT, post(report))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         // The extractors read the body as bytes and refuse oversize ones
@@ -174,6 +177,23 @@ async fn config(
             return Ok(axum::Json(config::unchanged(version)));
         }
     }
+}
+
+// ------------------------------------------------------------------- report
+
+/// The box's report about itself, kept for the owner's boxes page.
+async fn report(
+    State(state): State<Arc<AppState>>,
+    req: Signed,
+) -> ApiResult<axum::Json<wire::ReportResponse>> {
+    let report: wire::BoxReport = req.json("the box's report")?;
+    report
+        .validate()
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, codes::BAD_REQUEST, m))?;
+    crate::devices::store_report(&state.pool, &req.device.device_id, &report).await?;
+    Ok(axum::Json(wire::ReportResponse {
+        protocol: PROTOCOL_VERSION,
+    }))
 }
 
 // ------------------------------------------------------------------- events

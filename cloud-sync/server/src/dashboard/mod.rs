@@ -11,6 +11,8 @@
 //!   remove them.
 //! * [`practice`]: `/practice`, the practice's settings and branding, with
 //!   a preview ([`tv_preview`]: the lobby TV in miniature).
+//! * [`boxes`]: `/boxes`, the boxes as they report themselves; set-up
+//!   tokens and revocation.
 //! * [`fleet`]: `/fleet`, the operators' view of every practice.
 //! * [`routes`]: every route with who it is for, one builder for the
 //!   router and the table the isolation test walks.
@@ -20,6 +22,7 @@
 //! dashboard looks like the same product, with a strict CSP (no script, no
 //! inline style, nothing from another origin) and `no-store`.
 
+pub mod boxes;
 pub mod fleet;
 pub mod home;
 pub mod login;
@@ -62,6 +65,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("team.html"),
     template!("fleet.html"),
     template!("practice.html"),
+    template!("boxes.html"),
 ];
 
 /// The box's stylesheet, then the dashboard's own additions: one product.
@@ -84,6 +88,7 @@ fn all_routes() -> routes::Routes {
     let r = home::routes(r);
     let r = team::routes(r);
     let r = practice::routes(r);
+    let r = boxes::routes(r);
     fleet::routes(r)
 }
 
@@ -155,6 +160,7 @@ pub fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
 const PRACTICE_NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
     ("/practice", "Practice"),
+    ("/boxes", "Boxes"),
     ("/team", "Team"),
 ];
 const OPERATOR_NAV: &[(&str, &str)] = &[("/fleet", "Fleet")];

@@ -19,6 +19,7 @@ pub fn fast() -> SyncOptions {
         base_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(500),
         revoked_retry: Duration::from_millis(500),
+        report_every: Duration::from_millis(300),
         ..Default::default()
     }
 }
