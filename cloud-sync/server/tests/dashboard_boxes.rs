@@ -165,7 +165,7 @@ async fn an_owner_sets_up_a_box_sees_how_it_is_and_revokes_it() {
 }
 
 #[tokio::test]
-async fn a_report_out_of_shape_is_refused_with_the_field_named() {
+async fn a_report_out_of_shape_is_refused_and_the_fleet_shows_the_good_one() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
     let t = tenant(&pool, "Alpha Dental").await;
@@ -227,6 +227,23 @@ async fn a_report_out_of_shape_is_refused_with_the_field_named() {
         .unwrap()
         .get(0);
     assert_eq!(stored, "1.2.3", "a refused report changes nothing");
+
+    // Operators see the fleet's versions and the events waiting.
+    cloud_server::accounts::add_operator(&pool, "ops@sos.example", PW)
+        .await
+        .unwrap();
+    let ops = browser();
+    sign_in(&ops, &cloud.url, "ops@sos.example", PW).await;
+    let (status, html) = get(&ops, &format!("{}/fleet", cloud.url)).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<span class=\"who\">1.2.3</span><span>1 box</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td><strong>4</strong></td>"),
+        "4 events waiting: {html}"
+    );
 }
 
 /// The text after `marker` up to the next `<`.

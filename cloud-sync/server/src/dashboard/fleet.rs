@@ -1,5 +1,6 @@
 //! `GET /fleet`: the operators' view of every practice: its plan's standing,
-//! and its boxes, those offline for more than ten minutes first.
+//! its boxes (those offline for more than ten minutes first) and the events
+//! they have waiting; and the software versions across the fleet.
 
 use std::sync::Arc;
 
@@ -30,6 +31,15 @@ struct Practice {
     offline: i64,
     /// When the practice's longest-silent box last called, in words.
     silent_since: Option<String>,
+    /// Events its boxes last reported waiting to be sent.
+    events_waiting: i64,
+}
+
+/// How many boxes run each software version (from their reports).
+#[derive(Serialize)]
+struct Version {
+    version: String,
+    boxes: i64,
 }
 
 async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
@@ -46,7 +56,8 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
                     count(d.device_id) FILTER (WHERE d.last_seen_at IS NULL
                         OR d.last_seen_at <= now() - make_interval(secs => $1)),
                     to_char(min(d.last_seen_at) FILTER (WHERE d.last_seen_at <= now() - make_interval(secs => $1)),
-                            'YYYY-MM-DD HH24:MI \"UTC\"')
+                            'YYYY-MM-DD HH24:MI \"UTC\"'),
+                    coalesce(sum((d.report->>'events_waiting')::bigint), 0)::bigint
              FROM tenants t
              LEFT JOIN devices d ON d.tenant_id = t.tenant_id AND d.revoked_at IS NULL
              GROUP BY t.tenant_id
@@ -78,6 +89,7 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
                 boxes: row.try_get(4)?,
                 offline: row.try_get(5)?,
                 silent_since: row.try_get(6)?,
+                events_waiting: row.try_get(7)?,
             })
         };
         match read() {
@@ -85,6 +97,29 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
             Err(_) => return unavailable(),
         }
     }
+    let versions = match client
+        .query(
+            "SELECT coalesce(report->>'software_version', 'not reported yet'), count(*)
+             FROM devices WHERE revoked_at IS NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+            &[],
+        )
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|r| {
+                    Ok(Version {
+                        version: r.try_get(0)?,
+                        boxes: r.try_get(1)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+        }) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the fleet's versions");
+            return unavailable();
+        }
+    };
     let offline: i64 = practices.iter().map(|p| p.offline).sum();
     let boxes: i64 = practices.iter().map(|p| p.boxes).sum();
     page(
@@ -95,6 +130,7 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
             practices,
             offline,
             boxes,
+            versions,
         },
     )
 }
