@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "box_reports",
         include_str!("../migrations/0009_box_reports.sql"),
     ),
+    (
+        10,
+        "checkins_by_day",
+        include_str!("../migrations/0010_checkins_by_day.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -13,6 +13,8 @@
 //!   a preview ([`tv_preview`]: the lobby TV in miniature).
 //! * [`boxes`]: `/boxes`, the boxes as they report themselves; set-up
 //!   tokens and revocation.
+//! * [`checkins`]: `/checkins`, a day's check-ins, waits, no-shows and
+//!   the 30-day [`charts`].
 //! * [`fleet`]: `/fleet`, the operators' view of every practice.
 //! * [`routes`]: every route with who it is for, one builder for the
 //!   router and the table the isolation test walks.
@@ -23,6 +25,8 @@
 //! inline style, nothing from another origin) and `no-store`.
 
 pub mod boxes;
+pub mod charts;
+pub mod checkins;
 pub mod fleet;
 pub mod home;
 pub mod login;
@@ -66,6 +70,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("fleet.html"),
     template!("practice.html"),
     template!("boxes.html"),
+    template!("checkins.html"),
 ];
 
 /// The box's stylesheet, then the dashboard's own additions: one product.
@@ -89,6 +94,7 @@ fn all_routes() -> routes::Routes {
     let r = team::routes(r);
     let r = practice::routes(r);
     let r = boxes::routes(r);
+    let r = checkins::routes(r);
     fleet::routes(r)
 }
 
@@ -159,6 +165,7 @@ pub fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
 /// The dashboard's sections, as the header links them.
 const PRACTICE_NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
+    ("/checkins", "Check-ins"),
     ("/practice", "Practice"),
     ("/boxes", "Boxes"),
     ("/team", "Team"),
