@@ -20,6 +20,7 @@ pub const KIND_CHECKIN_STATUS: &str = "checkin.status";
 pub const KIND_CHECKIN_PROCESSED: &str = "billing.checkin_processed";
 pub const KIND_GREETING_SPOKEN: &str = "billing.greeting_spoken";
 pub const KIND_VOICE_SECONDS: &str = "billing.voice_seconds";
+pub const KIND_AUDIT: &str = "audit.entry";
 
 /// Longest id the cloud accepts in a payload.
 const MAX_ID_CHARS: usize = 200;
@@ -136,6 +137,19 @@ pub struct VoiceSeconds {
     pub at: i64,
 }
 
+/// `audit.entry`: an entry of the box's own audit log (staff signed in, a
+/// TV paired, a patient called), so the owner's audit log has the box's
+/// side too. Who (a staff member's name, "patient", "cloud"), what, and the
+/// id it was about; the box's detail stays on the box.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub at: i64,
+}
+
 /// Every event the box sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BoxEvent {
@@ -144,6 +158,7 @@ pub enum BoxEvent {
     CheckinProcessed(CheckinProcessed),
     GreetingSpoken(GreetingSpoken),
     VoiceSeconds(VoiceSeconds),
+    Audit(AuditEntry),
 }
 
 /// What a billing event counts: the cloud's `billing_events` row.
@@ -162,6 +177,7 @@ impl BoxEvent {
             BoxEvent::CheckinProcessed(_) => KIND_CHECKIN_PROCESSED,
             BoxEvent::GreetingSpoken(_) => KIND_GREETING_SPOKEN,
             BoxEvent::VoiceSeconds(_) => KIND_VOICE_SECONDS,
+            BoxEvent::Audit(_) => KIND_AUDIT,
         }
     }
 
@@ -173,6 +189,7 @@ impl BoxEvent {
             BoxEvent::CheckinProcessed(p) => serde_json::to_value(p),
             BoxEvent::GreetingSpoken(p) => serde_json::to_value(p),
             BoxEvent::VoiceSeconds(p) => serde_json::to_value(p),
+            BoxEvent::Audit(p) => serde_json::to_value(p),
         };
         // Plain structs of strings and numbers always serialise; a NaN
         // (the only failure) becomes null rather than a panic.
@@ -189,6 +206,7 @@ impl BoxEvent {
             KIND_CHECKIN_PROCESSED => BoxEvent::CheckinProcessed(read(payload)?),
             KIND_GREETING_SPOKEN => BoxEvent::GreetingSpoken(read(payload)?),
             KIND_VOICE_SECONDS => BoxEvent::VoiceSeconds(read(payload)?),
+            KIND_AUDIT => BoxEvent::Audit(read(payload)?),
             _ => return Ok(None),
         };
         event.check()?;
@@ -213,7 +231,7 @@ impl BoxEvent {
                 quantity: p.seconds,
                 at: p.at,
             }),
-            BoxEvent::CheckinArrived(_) | BoxEvent::CheckinStatus(_) => None,
+            BoxEvent::CheckinArrived(_) | BoxEvent::CheckinStatus(_) | BoxEvent::Audit(_) => None,
         }
     }
 
@@ -233,6 +251,11 @@ impl BoxEvent {
             ],
             BoxEvent::CheckinProcessed(p) => &[("checkin_id", Some(&p.checkin_id))],
             BoxEvent::GreetingSpoken(p) => &[("checkin_id", p.checkin_id.as_deref())],
+            BoxEvent::Audit(p) => &[
+                ("actor", Some(&p.actor)),
+                ("action", Some(&p.action)),
+                ("subject", Some(&p.subject)),
+            ],
             BoxEvent::VoiceSeconds(p) => {
                 if !p.seconds.is_finite() || p.seconds < 0.0 {
                     return Err("field `seconds` must be a number of seconds, 0 or more".into());

@@ -728,18 +728,31 @@ pub fn append_audit(
     subject: &str,
     detail: &serde_json::Value,
 ) -> StoreResult<()> {
+    let at = now_ms();
     conn.prepare_cached(
         "INSERT INTO audit_log (tenant_id, at, actor, action, subject, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         tenant,
-        now_ms(),
+        at,
         actor,
         action,
         subject,
         detail.to_string()
     ])?;
+    // The owner's audit log in the cloud gets it too, in this same
+    // transaction (so exactly once): who, what and about which id.
+    enqueue_event(
+        conn,
+        tenant,
+        &BoxEvent::Audit(cloud_sync::events::AuditEntry {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            subject: subject.to_string(),
+            at,
+        }),
+    )?;
     Ok(())
 }
 

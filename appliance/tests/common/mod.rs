@@ -160,6 +160,12 @@ pub async fn get_text(url: &str) -> String {
 }
 
 /// GET a JSON document.
+/// Events in the box's outbox, as `/healthz` counts them.
+pub async fn events_waiting(d: &Daemon) -> i64 {
+    let h = get_json(&d.url("/healthz")).await;
+    h["sync"]["events_waiting"].as_i64().unwrap()
+}
+
 pub async fn get_json(url: &str) -> Value {
     client()
         .get(url)

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cloud_sync::events::{BoxEvent, CheckinArrived, CheckinStatusChanged, Usage};
+use cloud_sync::events::{AuditEntry, BoxEvent, CheckinArrived, CheckinStatusChanged, Usage};
 use cloud_sync::wire;
 use deadpool_postgres::{Pool, Transaction};
 
@@ -44,6 +44,7 @@ pub async fn ingest(
     apply_arrivals(&tx, at, &applied.arrivals).await?;
     apply_usage(&tx, at, &applied.usage).await?;
     apply_statuses(&tx, at, &applied.statuses).await?;
+    apply_audit(&tx, at, &applied.audit).await?;
     tx.commit().await?;
     Ok(Ingested {
         applied: new.len(),
@@ -93,6 +94,7 @@ struct Applied<'a> {
     statuses: Vec<(&'a CheckinStatusChanged, i64)>,
     /// With the event id and kind.
     usage: Vec<(&'a str, &'a str, Usage<'a>)>,
+    audit: Vec<&'a AuditEntry>,
 }
 
 impl<'a> Applied<'a> {
@@ -106,6 +108,7 @@ impl<'a> Applied<'a> {
             match event {
                 BoxEvent::CheckinArrived(a) => out.arrivals.push(a),
                 BoxEvent::CheckinStatus(s) => out.statuses.push((s, e.seq)),
+                BoxEvent::Audit(a) => out.audit.push(a),
                 _ => {}
             }
         }
@@ -254,5 +257,36 @@ async fn apply_statuses(
         .await
     });
     futures_util::future::try_join_all(work).await?;
+    Ok(())
+}
+
+/// The boxes' audit entries, into the practice's audit log beside the
+/// cloud's own, marked with the box they came from.
+async fn apply_audit(
+    tx: &Transaction<'_>,
+    (tenant, device): (&str, &str),
+    entries: &[&AuditEntry],
+) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let actors: Vec<&str> = entries.iter().map(|a| a.actor.as_str()).collect();
+    let actions: Vec<&str> = entries.iter().map(|a| a.action.as_str()).collect();
+    let subjects: Vec<&str> = entries.iter().map(|a| a.subject.as_str()).collect();
+    let ats: Vec<i64> = entries.iter().map(|a| a.at).collect();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO audit_log (tenant_id, at, actor, action, subject, detail)
+             SELECT $1, to_timestamp(e.at / 1000.0), e.actor, e.action, e.subject,
+                    jsonb_build_object('box', $2::text)
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[])
+                  AS e(actor, action, subject, at)",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[&tenant, &device, &actors, &actions, &subjects, &ats],
+    )
+    .await?;
     Ok(())
 }

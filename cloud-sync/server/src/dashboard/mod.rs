@@ -15,6 +15,7 @@
 //!   tokens and revocation.
 //! * [`checkins`]: `/checkins`, a day's check-ins, waits, no-shows and
 //!   the 30-day [`charts`].
+//! * [`audit`]: `/audit` and `/audit.csv`, the practice's audit log.
 //! * [`fleet`]: `/fleet`, the operators' view of every practice.
 //! * [`routes`]: every route with who it is for, one builder for the
 //!   router and the table the isolation test walks.
@@ -24,6 +25,7 @@
 //! dashboard looks like the same product, with a strict CSP (no script, no
 //! inline style, nothing from another origin) and `no-store`.
 
+pub mod audit;
 pub mod boxes;
 pub mod charts;
 pub mod checkins;
@@ -71,6 +73,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("practice.html"),
     template!("boxes.html"),
     template!("checkins.html"),
+    template!("audit.html"),
 ];
 
 /// The box's stylesheet, then the dashboard's own additions: one product.
@@ -95,6 +98,7 @@ fn all_routes() -> routes::Routes {
     let r = practice::routes(r);
     let r = boxes::routes(r);
     let r = checkins::routes(r);
+    let r = audit::routes(r);
     fleet::routes(r)
 }
 
