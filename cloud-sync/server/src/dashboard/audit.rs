@@ -198,7 +198,7 @@ async fn show(
     Query(filter): Query<Filter>,
 ) -> Response {
     let result = async {
-        let tenant = who.require_owner()?;
+        let tenant = who.owner_page()?;
         let selection = match filter.select(zone(&state.pool, tenant).await?) {
             Ok(s) => s,
             Err(why) => return Ok(refused(&why)),
@@ -273,7 +273,7 @@ async fn csv(
     Query(filter): Query<Filter>,
 ) -> Response {
     let start = async {
-        let tenant = who.require_owner().map_err(IntoResponse::into_response)?;
+        let tenant = who.owner_page().map_err(IntoResponse::into_response)?;
         let zone = zone(&state.pool, tenant)
             .await
             .map_err(IntoResponse::into_response)?;

@@ -16,6 +16,7 @@
 //! * [`checkins`]: `/checkins`, a day's check-ins, waits, no-shows and
 //!   the 30-day [`charts`].
 //! * [`audit`]: `/audit` and `/audit.csv`, the practice's audit log.
+//! * [`export`]: `/export.zip`, all of the practice's data, streamed.
 //! * [`fleet`]: `/fleet`, the operators' view of every practice.
 //! * [`routes`]: every route with who it is for, one builder for the
 //!   router and the table the isolation test walks.
@@ -29,6 +30,7 @@ pub mod audit;
 pub mod boxes;
 pub mod charts;
 pub mod checkins;
+pub mod export;
 pub mod fleet;
 pub mod home;
 pub mod login;
@@ -99,6 +101,7 @@ fn all_routes() -> routes::Routes {
     let r = boxes::routes(r);
     let r = checkins::routes(r);
     let r = audit::routes(r);
+    let r = export::routes(r);
     fleet::routes(r)
 }
 
@@ -174,16 +177,24 @@ const PRACTICE_NAV: &[(&str, &str)] = &[
     ("/boxes", "Boxes"),
     ("/team", "Team"),
 ];
+/// Only owners read the audit log (it holds the staff's addresses).
+const OWNER_NAV: &[(&str, &str)] = &[("/audit", "Audit log")];
 const OPERATOR_NAV: &[(&str, &str)] = &[("/fleet", "Fleet")];
 
 /// The signed-in person as the page templates see them (the header's
 /// links, name and sign-out form); `here` is the page's own path.
 pub fn who(who: &session::SignedIn, here: &str) -> minijinja::Value {
+    let owner_only: &[(&str, &str)] = if who.role == session::Role::Owner {
+        OWNER_NAV
+    } else {
+        &[]
+    };
     let nav: Vec<minijinja::Value> = match who.role {
         session::Role::Operator => OPERATOR_NAV,
         _ => PRACTICE_NAV,
     }
     .iter()
+    .chain(owner_only)
     .map(|(href, label)| minijinja::context! { href, label, current => *href == here })
     .collect();
     minijinja::context! {

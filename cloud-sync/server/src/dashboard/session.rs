@@ -102,6 +102,15 @@ impl SignedIn {
         }
     }
 
+    /// An owner-only page (a read): staff are refused, an operator is sent
+    /// to the fleet as on any practice's page.
+    pub fn owner_page(&self) -> Result<&str, Refused> {
+        match self.role {
+            Role::Operator => Err(Refused::ToFleet),
+            _ => self.require_owner(),
+        }
+    }
+
     pub fn require_operator(&self) -> Result<(), Refused> {
         if self.role != Role::Operator {
             return Err(Refused::OperatorOnly);
