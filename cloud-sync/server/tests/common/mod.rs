@@ -171,6 +171,11 @@ impl Cloud {
         panic!("sos-cloud at {} never became healthy", self.url);
     }
 
+    /// The process id (benchmarks read its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn client(&self) -> Client {
         Client::new(&self.url).expect("client")
     }
