@@ -34,17 +34,7 @@ async fn an_owner_reads_filters_and_downloads_the_audit_log() {
     let (tenant, _) = owner_with_password(&pool, "Alpha Dental", "owner@alpha.example", PW).await;
     let (other, _) = owner_with_password(&pool, "Beta Vet", "owner@beta.example", PW).await;
     emails_already_sent(&pool).await;
-    let hash = cloud_server::accounts::hash_password(PW).unwrap();
-    pool.get()
-        .await
-        .unwrap()
-        .execute(
-            "INSERT INTO accounts (account_id, tenant_id, email, role, password_hash)
-             VALUES ('a-staff', $1, 'staff@alpha.example', 'staff', $2)",
-            &[&tenant, &hash],
-        )
-        .await
-        .unwrap();
+    staff_with_password(&pool, &tenant, "a-staff", "staff@alpha.example", PW).await;
     many(&pool, &other, 5, "other.practice").await;
     let cloud = Cloud::start(&db);
     let url = &cloud.url;

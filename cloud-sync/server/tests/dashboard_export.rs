@@ -161,17 +161,7 @@ async fn a_cancelled_practice_downloads_all_of_its_data_and_no_one_elses() {
     }
 
     // Owners only.
-    let hash = cloud_server::accounts::hash_password(PW).unwrap();
-    pool.get()
-        .await
-        .unwrap()
-        .execute(
-            "INSERT INTO accounts (account_id, tenant_id, email, role, password_hash)
-             VALUES ('a-staff', $1, 'staff@alpha.example', 'staff', $2)",
-            &[&tenant, &hash],
-        )
-        .await
-        .unwrap();
+    staff_with_password(&pool, &tenant, "a-staff", "staff@alpha.example", PW).await;
     let staff = browser();
     sign_in(&staff, &cloud.url, "staff@alpha.example", PW).await;
     let (status, _) = get(&staff, &format!("{}/export.zip", cloud.url)).await;

@@ -102,17 +102,15 @@ async fn every_route_keeps_each_practice_to_itself() {
     let pool = db.pool().await;
     let (tenant_a, _) = owner_with_password(&pool, "Alpha Dental", "owner@alpha.example", PW).await;
     let (_tenant_b, _) = owner_with_password(&pool, "Beta Vet", "owner@beta.example", PW).await;
-    let hash = cloud_server::accounts::hash_password(PW).unwrap();
-    let c = pool.get().await.unwrap();
-    c.execute(
-        "INSERT INTO accounts (account_id, tenant_id, email, role, password_hash)
-         VALUES ('a-staff-alpha', $1, 'staff@alpha.example', 'staff', $2),
-                ('a-staff-alpha-2', $1, 'second@alpha.example', 'staff', $2)",
-        &[&tenant_a, &hash],
+    staff_with_password(&pool, &tenant_a, "a-staff-alpha", "staff@alpha.example", PW).await;
+    staff_with_password(
+        &pool,
+        &tenant_a,
+        "a-staff-alpha-2",
+        "second@alpha.example",
+        PW,
     )
-    .await
-    .unwrap();
-    drop(c);
+    .await;
     cloud_server::accounts::add_operator(&pool, "ops@sos.example", PW)
         .await
         .unwrap();

@@ -253,17 +253,7 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
     .await;
 
     // Staff see the page but cannot change it.
-    let hash = cloud_server::accounts::hash_password(PW).unwrap();
-    pool.get()
-        .await
-        .unwrap()
-        .execute(
-            "INSERT INTO accounts (account_id, tenant_id, email, role, password_hash)
-             VALUES ('a-staff', $1, 'staff@alpha.example', 'staff', $2)",
-            &[&tenant, &hash],
-        )
-        .await
-        .unwrap();
+    staff_with_password(&pool, &tenant, "a-staff", "staff@alpha.example", PW).await;
     let staff = browser();
     sign_in(&staff, url, "staff@alpha.example", PW).await;
     let (status, html) = get(&staff, &format!("{url}/practice")).await;

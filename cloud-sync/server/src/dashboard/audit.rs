@@ -168,20 +168,7 @@ async fn entries(
 /// The practice's time zone (the days of the filter are its days).
 async fn zone(pool: &Pool, tenant: &str) -> Result<String, Refused> {
     let client = pool.get().await.map_err(busy)?;
-    let zone: String = client
-        .query_one(
-            "SELECT coalesce(settings->>'timezone', 'UTC') FROM tenants WHERE tenant_id = $1",
-            &[&tenant],
-        )
-        .await
-        .and_then(|r| r.try_get(0))
-        .map_err(busy)?;
-    // PostgreSQL and jiff may disagree on a rare name: UTC then.
-    Ok(if TimeZone::get(&zone).is_ok() {
-        zone
-    } else {
-        "UTC".into()
-    })
+    Ok(super::practice_zone(&**client, tenant).await?.0)
 }
 
 fn refused(why: &str) -> Response {

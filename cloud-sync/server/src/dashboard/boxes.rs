@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
 use cloud_sync::wire::{BoxReport, PartReport};
 use serde::{Deserialize, Serialize};
 
@@ -161,10 +160,7 @@ fn qr_data_uri(text: &str) -> Option<String> {
         .render::<qrcode::render::svg::Color>()
         .min_dimensions(240, 240)
         .build();
-    Some(format!(
-        "data:image/svg+xml;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(svg)
-    ))
+    Some(super::svg_data_uri(&svg))
 }
 
 async fn render(

@@ -2,7 +2,6 @@
 //! as `data:` images: the page's CSP allows no script and no inline style,
 //! and an image needs neither.
 
-use base64::Engine;
 use plotters::prelude::*;
 
 const WIDTH: u32 = 720;
@@ -102,14 +101,6 @@ fn draw(
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
-}
-
-/// The chart as an `<img src>`.
-pub fn data_uri(svg: &str) -> String {
-    format!(
-        "data:image/svg+xml;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(svg)
-    )
 }
 
 #[cfg(test)]

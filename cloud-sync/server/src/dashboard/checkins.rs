@@ -153,15 +153,7 @@ async fn show(
     let result = async {
         let tenant = who.tenant()?;
         let client = state.pool.get().await.map_err(busy)?;
-        let zone: String = client
-            .query_one(
-                "SELECT coalesce(settings->>'timezone', 'UTC') FROM tenants WHERE tenant_id = $1",
-                &[&tenant],
-            )
-            .await
-            .and_then(|r| r.try_get(0))
-            .map_err(busy)?;
-        let tz = TimeZone::get(&zone).unwrap_or(TimeZone::UTC);
+        let (_, tz) = super::practice_zone(&**client, tenant).await?;
         let now = jiff::Timestamp::now();
         let today = now.to_zoned(tz.clone()).date();
         let (day, provider, status) = match read(&filter, today) {
@@ -380,8 +372,8 @@ fn chart_images(
         .collect();
     Ok((
         minijinja::context! {
-            checkins => charts::data_uri(&checkins),
-            waits => charts::data_uri(&waits),
+            checkins => super::svg_data_uri(&checkins),
+            waits => super::svg_data_uri(&waits),
             figures,
         },
         total,

@@ -206,6 +206,36 @@ pub fn who(who: &session::SignedIn, here: &str) -> minijinja::Value {
     }
 }
 
+/// An SVG as an `<img src>`: the pages' CSP allows `data:` images and no
+/// inline style, so charts, QR codes and the TV miniature go this way.
+pub fn svg_data_uri(svg: &str) -> String {
+    use base64::Engine;
+    format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    )
+}
+
+/// The practice's time zone, for its days and clock times (UTC when the
+/// name is not one this build knows).
+pub async fn practice_zone(
+    client: &impl tokio_postgres::GenericClient,
+    tenant: &str,
+) -> Result<(String, jiff::tz::TimeZone), session::Refused> {
+    let zone: String = client
+        .query_one(
+            "SELECT coalesce(settings->>'timezone', 'UTC') FROM tenants WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(session::busy)?;
+    match jiff::tz::TimeZone::get(&zone) {
+        Ok(tz) => Ok((zone, tz)),
+        Err(_) => Ok(("UTC".into(), jiff::tz::TimeZone::UTC)),
+    }
+}
+
 /// A page that only says something (done, or what went wrong).
 pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
     page(

@@ -3,7 +3,6 @@
 //! carries its own colours. The layout follows the box's `/tv` page: the
 //! practice's bar, who is checked in, a call to a room, an idle message.
 
-use base64::Engine;
 use cloud_sync::practice::Branding;
 
 /// What the miniature shows.
@@ -112,10 +111,7 @@ pub fn svg(scene: &Scene) -> String {
 
 /// The miniature as an `<img src>`.
 pub fn data_uri(scene: &Scene) -> String {
-    format!(
-        "data:image/svg+xml;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(svg(scene))
-    )
+    super::svg_data_uri(&svg(scene))
 }
 
 #[cfg(test)]

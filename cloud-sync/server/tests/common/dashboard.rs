@@ -30,6 +30,22 @@ pub fn location(r: &reqwest::Response) -> String {
         .to_string()
 }
 
+/// A staff member of `tenant` who has set their password (as an
+/// invitation's link would).
+pub async fn staff_with_password(pool: &Pool, tenant: &str, account: &str, email: &str, pw: &str) {
+    let hash = cloud_server::accounts::hash_password(pw).unwrap();
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO accounts (account_id, tenant_id, email, role, password_hash)
+             VALUES ($1, $2, $3, 'staff', $4)",
+            &[&account, &tenant, &email, &hash],
+        )
+        .await
+        .unwrap();
+}
+
 /// Marks every queued email as sent: the set-up's welcome email is not
 /// the subject of the tests that call this.
 pub async fn emails_already_sent(pool: &Pool) {
