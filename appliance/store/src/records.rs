@@ -741,18 +741,6 @@ pub fn append_audit(
         subject,
         detail.to_string()
     ])?;
-    // The owner's audit log in the cloud gets it too, in this same
-    // transaction (so exactly once): who, what and about which id.
-    enqueue_event(
-        conn,
-        tenant,
-        &BoxEvent::Audit(cloud_sync::events::AuditEntry {
-            actor: actor.to_string(),
-            action: action.to_string(),
-            subject: subject.to_string(),
-            at,
-        }),
-    )?;
     Ok(())
 }
 
