@@ -16,20 +16,11 @@ pub struct Scene<'a> {
     pub idle: &'a str,
 }
 
+/// Text for SVG: XML forbids control characters, and the rest is escaped
+/// as the pages escape it (minijinja's HTML escaping is valid XML too).
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let text: String = s.chars().filter(|c| !c.is_control()).collect();
+    minijinja::HtmlEscape(&text).to_string()
 }
 
 /// At most `n` characters, with an ellipsis when cut (the TV wraps; the
