@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "checkins_by_day",
         include_str!("../migrations/0010_checkins_by_day.sql"),
     ),
+    (
+        11,
+        "log_in_as",
+        include_str!("../migrations/0011_log_in_as.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -4,8 +4,8 @@
 //! The routes come from the dashboard's own route table (the builder that
 //! makes the router makes the table), so a route added later is walked
 //! without editing this test. Each is called with no session, as another
-//! practice's owner, as a staff member and as an operator, each with their
-//! own valid CSRF token (so what is tested is who they are, not a missing
+//! practice's owner, as a staff member, as an operator and as an operator
+//! logged in as the other practice, each with their own valid CSRF token (so what is tested is who they are, not a missing
 //! token) and a form that would do harm if it were accepted. A foreign
 //! object is 404, a forbidden action 403, nothing of practice A changes, and
 //! no page shows practice A to someone outside it.
@@ -26,6 +26,8 @@ enum Caller {
     OtherOwner,
     Staff,
     Operator,
+    /// An operator logged in as practice B: B's owner, for A's routes.
+    OperatorAsB,
 }
 
 /// Everything of practice A a change could touch, as text.
@@ -84,13 +86,13 @@ fn expected(route: &RouteInfo, caller: Caller) -> Option<u16> {
         (_, Caller::Nobody) => Some(if page { 303 } else { 401 }),
         // Signing oneself out is everyone's; it is walked last.
         (Access::Yourself, _) => None,
-        (Access::Operator, Caller::Operator) => None,
+        (Access::Operator, Caller::Operator | Caller::OperatorAsB) => None,
         (Access::Operator, _) => Some(403),
         // A practice's page sends an operator to the fleet; a change is
         // refused (operators change a practice only by logging in as it).
         (_, Caller::Operator) => Some(if page { 303 } else { 403 }),
-        (_, Caller::OtherOwner) if foreign_object => Some(404),
-        (_, Caller::OtherOwner) => None,
+        (_, Caller::OtherOwner | Caller::OperatorAsB) if foreign_object => Some(404),
+        (_, Caller::OtherOwner | Caller::OperatorAsB) => None,
         (Access::Owner, Caller::Staff) => Some(403),
         (Access::Member, Caller::Staff) => None,
     }
@@ -101,7 +103,7 @@ async fn every_route_keeps_each_practice_to_itself() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
     let (tenant_a, _) = owner_with_password(&pool, "Alpha Dental", "owner@alpha.example", PW).await;
-    let (_tenant_b, _) = owner_with_password(&pool, "Beta Vet", "owner@beta.example", PW).await;
+    let (tenant_b, _) = owner_with_password(&pool, "Beta Vet", "owner@beta.example", PW).await;
     staff_with_password(&pool, &tenant_a, "a-staff-alpha", "staff@alpha.example", PW).await;
     staff_with_password(
         &pool,
@@ -112,6 +114,9 @@ async fn every_route_keeps_each_practice_to_itself() {
     )
     .await;
     cloud_server::accounts::add_operator(&pool, "ops@sos.example", PW)
+        .await
+        .unwrap();
+    cloud_server::accounts::add_operator(&pool, "support@sos.example", PW)
         .await
         .unwrap();
     emails_already_sent(&pool).await;
@@ -130,6 +135,11 @@ async fn every_route_keeps_each_practice_to_itself() {
         (Caller::OtherOwner, Some("owner@beta.example"), Some("/")),
         (Caller::Staff, Some("staff@alpha.example"), Some("/")),
         (Caller::Operator, Some("ops@sos.example"), Some("/fleet")),
+        (
+            Caller::OperatorAsB,
+            Some("support@sos.example"),
+            Some("/fleet"),
+        ),
     ] {
         let b = browser();
         let mut csrf = String::new();
@@ -139,6 +149,21 @@ async fn every_route_keeps_each_practice_to_itself() {
             let (status, html) = get(&b, &format!("{url}{landing}")).await;
             assert_eq!(status, 200, "{email} on {landing}: {html}");
             csrf = csrf_of(&html).expect("a csrf token");
+            if caller == Caller::OperatorAsB {
+                let r = b
+                    .post(format!("{url}/fleet/log-in-as"))
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("tenant", tenant_b.as_str()),
+                        ("reason", "isolation test"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!((r.status().as_u16(), location(&r).as_str()), (303, "/"));
+                let (_, home) = get(&b, &format!("{url}/")).await;
+                assert!(home.contains("You are logged in as"), "{home}");
+            }
             if caller == Caller::Operator {
                 assert!(
                     html.contains("Alpha Dental") && html.contains("Beta Vet"),
@@ -206,7 +231,8 @@ async fn every_route_keeps_each_practice_to_itself() {
             }
             // Staff belong to A; the fleet lists every practice to operators.
             let may_see_a = *caller == Caller::Staff
-                || (*caller == Caller::Operator && route.access == Access::Operator);
+                || (matches!(caller, Caller::Operator | Caller::OperatorAsB)
+                    && route.access == Access::Operator);
             if !may_see_a {
                 for secret in ["Alpha Dental", "alpha.example"] {
                     assert!(

@@ -22,6 +22,7 @@ pub fn routes(r: Routes) -> Routes {
 
 #[derive(Serialize)]
 struct Practice {
+    tenant_id: String,
     name: String,
     vertical: String,
     plan: String,
@@ -57,7 +58,8 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
                         OR d.last_seen_at <= now() - make_interval(secs => $1)),
                     to_char(min(d.last_seen_at) FILTER (WHERE d.last_seen_at <= now() - make_interval(secs => $1)),
                             'YYYY-MM-DD HH24:MI \"UTC\"'),
-                    coalesce(sum((d.report->>'events_waiting')::bigint), 0)::bigint
+                    coalesce(sum((d.report->>'events_waiting')::bigint), 0)::bigint,
+                    t.tenant_id
              FROM tenants t
              LEFT JOIN devices d ON d.tenant_id = t.tenant_id AND d.revoked_at IS NULL
              GROUP BY t.tenant_id
@@ -81,6 +83,7 @@ async fn fleet(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
             let ent = plans.entitlements(&plan, &status);
             let s = standing(&status, ent.notice, None);
             Ok(Practice {
+                tenant_id: row.try_get(8)?,
                 name: row.try_get(0)?,
                 vertical: row.try_get(1)?,
                 plan: ent.limits.label.to_string(),

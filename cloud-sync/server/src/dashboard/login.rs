@@ -307,6 +307,15 @@ async fn sign_out(State(state): State<Arc<AppState>>, change: Change<Logout>) ->
     let everywhere = form.everywhere.is_some();
     let done = async {
         let client = state.pool.get().await.map_err(|_| ())?;
+        // An operator's log-in-as ends with the session, in the practice's
+        // log; the sign-out itself is the operator's, not the practice's.
+        let mut tenant = who.tenant_id.as_deref();
+        if let (Some(practice), Some(_)) = (tenant, who.acting.as_ref()) {
+            super::log_in_as::end(&**client, &who, practice, "signed out", Some(&from))
+                .await
+                .map_err(|_| ())?;
+            tenant = None;
+        }
         if everywhere {
             session::end_all(&**client, &who.account_id)
                 .await
@@ -321,7 +330,7 @@ async fn sign_out(State(state): State<Arc<AppState>>, change: Change<Logout>) ->
         };
         admin::audit(
             &**client,
-            who.tenant_id.as_deref(),
+            tenant,
             &who.actor(),
             action,
             &who.account_id,

@@ -18,6 +18,7 @@
 //! * [`audit`]: `/audit` and `/audit.csv`, the practice's audit log.
 //! * [`export`]: `/export.zip`, all of the practice's data, streamed.
 //! * [`fleet`]: `/fleet`, the operators' view of every practice.
+//! * [`log_in_as`]: an operator logged in as a practice, for a while.
 //! * [`routes`]: every route with who it is for, one builder for the
 //!   router and the table the isolation test walks.
 //!
@@ -33,6 +34,7 @@ pub mod checkins;
 pub mod export;
 pub mod fleet;
 pub mod home;
+pub mod log_in_as;
 pub mod login;
 pub mod password;
 pub mod practice;
@@ -76,6 +78,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("boxes.html"),
     template!("checkins.html"),
     template!("audit.html"),
+    template!("log_in_as.html"),
 ];
 
 /// The box's stylesheet, then the dashboard's own additions: one product.
@@ -102,6 +105,7 @@ fn all_routes() -> routes::Routes {
     let r = checkins::routes(r);
     let r = audit::routes(r);
     let r = export::routes(r);
+    let r = log_in_as::routes(r);
     fleet::routes(r)
 }
 
@@ -184,24 +188,26 @@ const OPERATOR_NAV: &[(&str, &str)] = &[("/fleet", "Fleet")];
 /// The signed-in person as the page templates see them (the header's
 /// links, name and sign-out form); `here` is the page's own path.
 pub fn who(who: &session::SignedIn, here: &str) -> minijinja::Value {
-    let owner_only: &[(&str, &str)] = if who.role == session::Role::Owner {
-        OWNER_NAV
-    } else {
-        &[]
+    let owner = who.acts_as_owner();
+    let sections: &[&[(&str, &str)]] = match (who.role, &who.acting) {
+        (session::Role::Operator, None) => &[OPERATOR_NAV],
+        // Logged in as a practice: its pages as its owner sees them, and
+        // the way back.
+        (session::Role::Operator, Some(_)) => &[PRACTICE_NAV, OWNER_NAV, OPERATOR_NAV],
+        (session::Role::Owner, _) => &[PRACTICE_NAV, OWNER_NAV],
+        (session::Role::Staff, _) => &[PRACTICE_NAV],
     };
-    let nav: Vec<minijinja::Value> = match who.role {
-        session::Role::Operator => OPERATOR_NAV,
-        _ => PRACTICE_NAV,
-    }
-    .iter()
-    .chain(owner_only)
-    .map(|(href, label)| minijinja::context! { href, label, current => *href == here })
-    .collect();
+    let nav: Vec<minijinja::Value> = sections
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|(href, label)| minijinja::context! { href, label, current => *href == here })
+        .collect();
     minijinja::context! {
         email => who.email,
         role => who.role,
         csrf => who.csrf,
-        owner => who.role == session::Role::Owner,
+        owner,
+        acting => who.acting,
         nav,
     }
 }

@@ -78,10 +78,21 @@ pub struct SignedIn {
     pub account_id: String,
     pub email: String,
     pub role: Role,
-    /// `None` for an operator.
+    /// `None` for an operator, unless they are logged in as a practice.
     pub tenant_id: Option<String>,
+    /// An operator logged in as a practice (`tenant_id` is then its id).
+    pub acting: Option<Acting>,
     pub csrf: String,
     pub(super) token_hash: String,
+}
+
+/// An operator's "log in as", as every page's banner tells it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Acting {
+    /// The practice's name.
+    pub practice: String,
+    /// When it ends by itself, as `HH:MM UTC`.
+    pub until: String,
 }
 
 impl SignedIn {
@@ -97,7 +108,9 @@ impl SignedIn {
             Role::Owner => self.tenant(),
             Role::Staff => Err(Refused::OwnerOnly),
             // An operator changes a practice only by logging in as it, so
-            // that the change is the practice's own audit entry.
+            // that the change is the practice's own audit entry (under the
+            // operator's name: `actor`).
+            Role::Operator if self.acting.is_some() => self.tenant(),
             Role::Operator => Err(Refused::NotAsOperator),
         }
     }
@@ -106,9 +119,15 @@ impl SignedIn {
     /// to the fleet as on any practice's page.
     pub fn owner_page(&self) -> Result<&str, Refused> {
         match self.role {
-            Role::Operator => Err(Refused::ToFleet),
+            Role::Operator if self.acting.is_none() => Err(Refused::ToFleet),
             _ => self.require_owner(),
         }
+    }
+
+    /// Whether this person has the owner's powers over the practice they
+    /// are looking at (its owner, or an operator logged in as it).
+    pub fn acts_as_owner(&self) -> bool {
+        self.role == Role::Owner || self.acting.is_some()
     }
 
     pub fn require_operator(&self) -> Result<(), Refused> {
@@ -216,8 +235,11 @@ async fn lookup(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn
     let row = client
         .query_opt(
             "SELECT a.account_id, a.email, a.role, a.tenant_id, s.csrf,
-                    s.last_seen_at < now() - interval '1 minute'
+                    s.last_seen_at < now() - interval '1 minute',
+                    s.acting_tenant, s.acting_until > now(), t.name,
+                    to_char(s.acting_until AT TIME ZONE 'UTC', 'HH24:MI \"UTC\"')
              FROM sessions s JOIN accounts a ON a.account_id = s.account_id
+             LEFT JOIN tenants t ON t.tenant_id = s.acting_tenant
              WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()
                AND s.last_seen_at > now() - s.idle AND a.removed_at IS NULL",
             &[&hash],
@@ -241,14 +263,32 @@ async fn lookup(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn
             )
             .await;
     }
-    Ok(Some(SignedIn {
+    let mut who = SignedIn {
         account_id: get(0)?.unwrap_or_default(),
         email: get(1)?.unwrap_or_default(),
         role,
         tenant_id: get(3)?,
+        acting: None,
         csrf: get(4)?.unwrap_or_default(),
         token_hash: hash,
-    }))
+    };
+    if let (Some(tenant), Role::Operator) = (get(6)?, role) {
+        let live: Option<bool> = row.try_get(7).map_err(|_| Refused::Busy)?;
+        if live == Some(true) {
+            who.acting = Some(Acting {
+                practice: get(8)?.unwrap_or_default(),
+                until: get(9)?.unwrap_or_default(),
+            });
+            who.tenant_id = Some(tenant);
+        } else {
+            // Its time is up: the operator is back to the fleet, and the
+            // practice's log says when it ended.
+            super::log_in_as::end(&**client, &who, &tenant, "expired", None)
+                .await
+                .map_err(busy)?;
+        }
+    }
+    Ok(Some(who))
 }
 
 /// The database failed: logged here (the cause is ours, not the
