@@ -1,13 +1,15 @@
 // The practice form in headless Chromium, as an owner uses it on a phone
 // (390x844) with the keyboard only: the Practice link from the header, a
 // new greeting typed, Preview, then Save; the desktop layout with its
-// preview; and the operators' fleet on both. Run by
+// preview, and a logo uploaded there (shown on the page and in the TV
+// miniature); and the operators' fleet on both. Run by
 // cloud-sync/server/tests/dashboard_practice.rs with (dashboard URL, owner
-// email, password, operator email). Screenshots go to tests/artifacts/.
+// email, password, operator email, a PNG's path). Screenshots go to
+// tests/artifacts/.
 
 import { DESKTOP, PHONE, check, fitsThePhone, focused, run, shot, tabTo } from "./lib/browser.mjs";
 
-const [url, email, password, operator] = process.argv.slice(2);
+const [url, email, password, operator, logo] = process.argv.slice(2);
 const GREETING = "Good day {first_name}, {provider} will see you soon.";
 
 async function signIn(page, who) {
@@ -45,6 +47,16 @@ await run(async (newPage) => {
   const desktop = await newPage(DESKTOP);
   await signIn(desktop, email);
   await desktop.goto(url + "/practice");
+  check((await desktop.$("#logo-none")) !== null, "no logo yet");
+  await desktop.setInputFiles("#p-logo", logo);
+  await desktop.focus("#p-logo");
+  await tabTo(desktop, "logo-upload", 3);
+  await desktop.keyboard.press("Enter");
+  await desktop.waitForURL(/saved=1/, { timeout: 5000 });
+  const shown = await desktop.$eval("#logo-now", (img) => img.complete && img.naturalWidth);
+  check(shown > 0, `the uploaded logo shows on the page (${shown})`);
+  const tv = await desktop.$eval(".tv-preview", (img) => img.complete && img.naturalWidth);
+  check(tv === 640, `the TV miniature with the logo renders (${tv})`);
   await shot(desktop, "cloud-practice-desktop.png");
 
   const ops = await newPage(PHONE);

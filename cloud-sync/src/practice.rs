@@ -330,6 +330,9 @@ fn is_colour(s: &str) -> bool {
     s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// The largest logo a config carries (an SVG wrapping a 256×256 PNG).
+pub const MAX_LOGO_SVG_BYTES: usize = 512 * 1024;
+
 impl Branding {
     pub fn check(&self) -> Result<(), Invalid> {
         for (field, colour) in [
@@ -341,6 +344,11 @@ impl Branding {
             if !is_colour(colour) {
                 return Err(invalid(field, "a colour is written like #0b6e99"));
             }
+        }
+        // The cloud's re-encoded upload is well under this; anything larger
+        // was not made by it, and every config carries the logo.
+        if self.logo_svg.len() > MAX_LOGO_SVG_BYTES {
+            return Err(invalid("logo_svg", "a logo is at most 512 KB"));
         }
         if self.messages.len() > MAX_MESSAGES {
             return Err(invalid(

@@ -289,9 +289,22 @@ async fn the_practice_form_works_by_keyboard_on_a_phone_in_chromium() {
         .unwrap();
     emails_already_sent(&pool).await;
     let cloud = Cloud::start(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.png");
+    image::RgbImage::from_fn(300, 150, |x, y| {
+        image::Rgb([(x % 255) as u8, 110, (y % 255) as u8])
+    })
+    .save(&logo)
+    .unwrap();
     in_chromium(
         "cloud-practice.mjs",
-        &[&cloud.url, "owner@alpha.example", PW, "ops@sos.example"],
+        &[
+            &cloud.url,
+            "owner@alpha.example",
+            PW,
+            "ops@sos.example",
+            logo.to_str().unwrap(),
+        ],
     )
     .await;
     let welcome: Option<String> = pool
@@ -309,4 +322,16 @@ async fn the_practice_form_works_by_keyboard_on_a_phone_in_chromium() {
         welcome.as_deref(),
         Some("Good day {first_name}, {provider} will see you soon.")
     );
+    let logo: String = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT branding->>'logo_svg' FROM tenants WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(logo.contains("viewBox=\"0 0 256 128\""), "{logo}");
 }

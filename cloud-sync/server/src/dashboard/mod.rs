@@ -10,7 +10,8 @@
 //! * [`team`]: `/team`, the people who sign in: owners invite staff and
 //!   remove them.
 //! * [`practice`]: `/practice`, the practice's settings and branding, with
-//!   a preview ([`tv_preview`]: the lobby TV in miniature).
+//!   a preview ([`tv_preview`]: the lobby TV in miniature); [`logo`]: its
+//!   logo, uploaded, checked and re-encoded.
 //! * [`boxes`]: `/boxes`, the boxes as they report themselves; set-up
 //!   tokens and revocation.
 //! * [`checkins`]: `/checkins`, a day's check-ins, waits, no-shows and
@@ -36,6 +37,7 @@ pub mod fleet;
 pub mod home;
 pub mod log_in_as;
 pub mod login;
+pub mod logo;
 pub mod password;
 pub mod practice;
 pub mod reset;
@@ -101,6 +103,7 @@ fn all_routes() -> routes::Routes {
     let r = home::routes(r);
     let r = team::routes(r);
     let r = practice::routes(r);
+    let r = logo::routes(r);
     let r = boxes::routes(r);
     let r = checkins::routes(r);
     let r = audit::routes(r);

@@ -3,7 +3,8 @@
 //! "Preview" shows the sentences and a miniature of the lobby TV without
 //! saving, "Save" makes a new config version that the boxes take at once
 //! (their long-poll is woken), and the page says which boxes hold it.
-//! Staff see the page read-only.
+//! The logo has its own form ([`super::logo`]). Staff see the page
+//! read-only.
 
 use std::sync::Arc;
 
@@ -215,6 +216,7 @@ fn label(field: &str) -> &'static str {
         "background_color" => "Background colour",
         "text_color" => "Text colour",
         "messages" => "TV messages",
+        "logo_svg" => "Logo",
         _ => "A setting",
     }
 }
@@ -379,6 +381,9 @@ async fn render(state: &AppState, status: StatusCode, s: Shown<'_>) -> Result<Re
                 welcome => v.welcome, welcome_walk_in => v.welcome_walk_in, call => v.call,
             },
             vertical => s.stored.vertical.label,
+            logo => (!s.stored.branding.logo_svg.is_empty())
+                .then(|| super::svg_data_uri(&s.stored.branding.logo_svg)),
+            max_logo_mb => super::logo::MAX_UPLOAD / (1024 * 1024),
         },
     ))
 }
@@ -394,8 +399,29 @@ async fn show(
     who: SignedIn,
     Query(q): Query<Saved>,
 ) -> Response {
+    stored_page(&state, &who, StatusCode::OK, q.saved.is_some(), None).await
+}
+
+/// The page with the stored practice and `error` said at its top (a logo
+/// that was refused: the settings form itself was not sent).
+pub(super) async fn page_with_error(
+    state: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    error: String,
+) -> Response {
+    stored_page(state, who, status, false, Some(error)).await
+}
+
+async fn stored_page(
+    state: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    saved: bool,
+    error: Option<String>,
+) -> Response {
     let result = async {
-        let stored = load(&state, who.tenant()?).await?;
+        let stored = load(state, who.tenant()?).await?;
         let form = Form::of(&stored);
         let p = preview(
             &stored,
@@ -405,15 +431,15 @@ async fn show(
             &stored.branding,
         );
         render(
-            &state,
-            StatusCode::OK,
+            state,
+            status,
             Shown {
-                who: &who,
+                who,
                 stored: &stored,
                 form,
                 preview: Some(p),
-                error: None,
-                saved: q.saved.is_some(),
+                error,
+                saved,
             },
         )
         .await

@@ -137,6 +137,14 @@ impl SignedIn {
         Ok(())
     }
 
+    /// Whether a form carried this session's CSRF token (compared in
+    /// constant time).
+    pub fn csrf_is(&self, sent: &str) -> bool {
+        let same: bool =
+            subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), self.csrf.as_bytes()).into();
+        same && !self.csrf.is_empty()
+    }
+
     /// How the audit log names this person.
     pub fn actor(&self) -> String {
         match self.role {
@@ -406,9 +414,7 @@ impl<T: DeserializeOwned + Send> Change<T> {
             .await
             .map_err(|e| Refused::BadForm(e.body_text()))?;
         let sent: CsrfField = serde_urlencoded::from_bytes(&bytes).map_err(|_| Refused::Stale)?;
-        let ok: bool =
-            subtle::ConstantTimeEq::ct_eq(sent.csrf.as_bytes(), who.csrf.as_bytes()).into();
-        if !ok || who.csrf.is_empty() {
+        if !who.csrf_is(&sent.csrf) {
             return Err(Refused::Stale);
         }
         let form =

@@ -84,8 +84,21 @@ pub fn svg(scene: &Scene) -> String {
             esc(&cut(name, 30))
         ));
     }
+    // The logo as the TV's bar shows it, left of the name (its SVG is the
+    // cloud's own re-encoding, see `super::logo`).
+    let (logo, name_x) = if b.logo_svg.is_empty() {
+        (String::new(), 24)
+    } else {
+        (
+            format!(
+                r#"<image x="16" y="8" width="36" height="36" href="{}"/>"#,
+                super::svg_data_uri(&b.logo_svg)
+            ),
+            62,
+        )
+    };
     format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 360" width="640" height="360" font-family="sans-serif" role="img"><title>The lobby TV with these settings</title><rect width="640" height="360" fill="{bg}"/><rect width="640" height="52" fill="{primary}"/><text x="24" y="34" font-size="22" font-weight="bold" fill="{fg}">{practice}</text><text x="24" y="74" font-size="12" fill="{fg}" fill-opacity="0.8">CHECKED IN</text>{rows}<rect x="300" y="80" width="316" height="110" rx="8" fill="{accent}"/><text x="316" y="108" font-size="12" fill="{bg}">NOW CALLING</text>{call}<rect y="316" width="640" height="44" fill="{primary}" fill-opacity="0.6"/><text x="24" y="344" font-size="14" fill="{fg}">{idle}</text></svg>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 360" width="640" height="360" font-family="sans-serif" role="img"><title>The lobby TV with these settings</title><rect width="640" height="360" fill="{bg}"/><rect width="640" height="52" fill="{primary}"/>{logo}<text x="{name_x}" y="34" font-size="22" font-weight="bold" fill="{fg}">{practice}</text><text x="24" y="74" font-size="12" fill="{fg}" fill-opacity="0.8">CHECKED IN</text>{rows}<rect x="300" y="80" width="316" height="110" rx="8" fill="{accent}"/><text x="316" y="108" font-size="12" fill="{bg}">NOW CALLING</text>{call}<rect y="316" width="640" height="44" fill="{primary}" fill-opacity="0.6"/><text x="24" y="344" font-size="14" fill="{fg}">{idle}</text></svg>"##,
         practice = esc(&cut(scene.practice, 44)),
         call = wrap(scene.call, 28, 2)
             .iter()
