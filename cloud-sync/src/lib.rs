@@ -17,6 +17,7 @@
 pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod demo;
 pub mod events;
 pub mod plans;
 pub mod practice;

@@ -27,6 +27,7 @@ pub mod api;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod demo;
 pub mod devices;
 pub mod email;
 pub mod ingest;

@@ -88,6 +88,30 @@ enum Command {
         #[arg(long)]
         month: Option<String>,
     },
+    /// The demo practice for the whole system on one machine
+    /// (`scripts/demo.sh --with-cloud`): made or found again, with today's
+    /// appointments; prints `tenant <id>` and `token <set-up token>`.
+    Demo {
+        #[arg(long, default_value = "owner@bright-smile.example")]
+        owner_email: String,
+        #[arg(
+            long,
+            env = "SOS_DEMO_OWNER_PASSWORD",
+            default_value = "bright smile demo"
+        )]
+        owner_password: String,
+        #[arg(long, default_value = "ops@sos-edge.example")]
+        operator_email: String,
+        #[arg(
+            long,
+            env = "SOS_DEMO_OPERATOR_PASSWORD",
+            default_value = "sos edge operator"
+        )]
+        operator_password: String,
+        /// The practice's time zone; default: this machine's.
+        #[arg(long)]
+        timezone: Option<String>,
+    },
     /// Appointments (JSON array of the wire `Appointment`).
     Appointments {
         #[arg(long)]
@@ -442,6 +466,30 @@ async fn run(cli: Cli) -> Result<()> {
             let u =
                 cloud_server::usage::for_month(&pool().await?, &tenant, month.as_deref()).await?;
             println!("{}", serde_json::to_string(&u)?);
+        }
+        Command::Demo {
+            owner_email,
+            owner_password,
+            operator_email,
+            operator_password,
+            timezone,
+        } => {
+            let zone = timezone.unwrap_or_else(|| {
+                jiff::tz::TimeZone::system()
+                    .iana_name()
+                    .unwrap_or("UTC")
+                    .to_string()
+            });
+            let logins = cloud_server::demo::Logins {
+                owner_email: &owner_email,
+                owner_password: &owner_password,
+                operator_email: &operator_email,
+                operator_password: &operator_password,
+            };
+            let p = cloud_server::demo::prepare(&pool().await?, &logins, &zone).await?;
+            println!("tenant {}", p.tenant);
+            println!("token {}", p.token);
+            println!("appointments {}", p.appointments);
         }
         Command::Appointments { tenant, file } => {
             let text = std::fs::read_to_string(&file)
