@@ -1,5 +1,6 @@
-//! `GET /`: the practice at a glance — plan and status in plain words, this
-//! month's usage against the plan's allowance, and the boxes. Operators,
+//! `GET /`: the practice at a glance — plan and status in plain words (and
+//! the way to Stripe's customer portal, [`super::billing`]), this month's
+//! usage against the plan's allowance, and the boxes. Operators,
 //! who belong to no practice, go to the fleet.
 
 use std::sync::Arc;
@@ -108,7 +109,8 @@ async fn home(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
                     to_char(t.past_due_since + make_interval(secs => $2), 'FMDD FMMonth YYYY'),
                     (SELECT count(*) FROM devices d WHERE d.tenant_id = t.tenant_id AND d.revoked_at IS NULL),
                     (SELECT count(*) FROM devices d WHERE d.tenant_id = t.tenant_id AND d.revoked_at IS NULL
-                       AND d.last_seen_at > now() - make_interval(secs => $3))
+                       AND d.last_seen_at > now() - make_interval(secs => $3)),
+                    t.stripe_customer_id IS NOT NULL
              FROM tenants t WHERE t.tenant_id = $1",
             &[&tenant, &(grace.as_secs() as f64), &OFFLINE_AFTER_SECS],
         )
@@ -127,9 +129,10 @@ async fn home(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
                 total: row.try_get(4)?,
                 online: row.try_get(5)?,
             },
+            row.try_get::<_, bool>(6)?,
         ))
     };
-    let Ok((name, plan, status, suspends_on, boxes)) = read() else {
+    let Ok((name, plan, status, suspends_on, boxes, has_customer)) = read() else {
         return unavailable();
     };
     drop(client);
@@ -147,6 +150,8 @@ async fn home(State(state): State<Arc<AppState>>, who: SignedIn) -> Response {
             standing => standing(&status, ent.notice, suspends_on.as_deref()),
             usage,
             boxes,
+            // Stripe's customer portal, for a practice bought online.
+            portal => has_customer && state.onboarding.is_some(),
         },
     )
 }

@@ -6,7 +6,8 @@
 //! * [`password`]: `GET/POST /password`, setting a password with a
 //!   single-use link (the welcome email's).
 //! * [`reset`]: `GET/POST /password/forgot`, a reset link by email.
-//! * [`home`]: `GET /`, the practice at a glance.
+//! * [`home`]: `GET /`, the practice at a glance; [`billing`]: the way to
+//!   Stripe's customer portal.
 //! * [`team`]: `/team`, the people who sign in: owners invite staff and
 //!   remove them.
 //! * [`practice`]: `/practice`, the practice's settings and branding, with
@@ -29,6 +30,7 @@
 //! inline style, nothing from another origin) and `no-store`.
 
 pub mod audit;
+pub mod billing;
 pub mod boxes;
 pub mod charts;
 pub mod checkins;
@@ -101,6 +103,7 @@ fn all_routes() -> routes::Routes {
     let r = login::routes(r);
     let r = reset::routes(r);
     let r = home::routes(r);
+    let r = billing::routes(r);
     let r = team::routes(r);
     let r = practice::routes(r);
     let r = logo::routes(r);

@@ -1,7 +1,7 @@
-//! The one thing the cloud asks Stripe: the current state of a
-//! subscription. Webhooks arrive late, twice and out of order; the state
-//! read back here does not, so a tenant's status never depends on the order
-//! of delivery.
+//! What the cloud asks Stripe: the current state of a subscription
+//! (webhooks arrive late, twice and out of order; the state read back here
+//! does not, so a tenant's status never depends on the order of delivery),
+//! and a customer-portal session for an owner's "Manage payment" button.
 
 use std::time::Duration;
 
@@ -9,13 +9,13 @@ use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeApiError {
-    #[error("\"{0}\" is not a Stripe subscription id")]
+    #[error("\"{0}\" is not a Stripe id of the kind asked for")]
     BadId(String),
     #[error("Stripe could not be reached: {0}")]
     Unreachable(String),
-    #[error("Stripe answered {status} for subscription {id}")]
+    #[error("Stripe answered {status} for {id}")]
     Status { status: u16, id: String },
-    #[error("Stripe's answer for subscription {id} is not a subscription: {detail}")]
+    #[error("Stripe's answer about {id} cannot be read: {detail}")]
     Malformed { id: String, detail: String },
     #[error("cannot set up the HTTP client for Stripe: {0}")]
     Client(String),
@@ -89,10 +89,7 @@ impl StripeApi {
     /// `GET /v1/subscriptions/{id}`.
     pub async fn subscription(&self, id: &str) -> Result<Subscription, StripeApiError> {
         // The id goes into a URL path: only Stripe's own alphabet.
-        if !id.starts_with("sub_")
-            || id.len() > 255
-            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
+        if !is_stripe_id(id, "sub_") {
             return Err(StripeApiError::BadId(id.to_string()));
         }
         let response = self
@@ -106,14 +103,14 @@ impl StripeApi {
         if !status.is_success() {
             return Err(StripeApiError::Status {
                 status: status.as_u16(),
-                id: id.to_string(),
+                id: format!("subscription {id}"),
             });
         }
         let wire: Wire = response
             .json()
             .await
             .map_err(|e| StripeApiError::Malformed {
-                id: id.to_string(),
+                id: format!("subscription {id}"),
                 detail: e.without_url().to_string(),
             })?;
         let price = wire.items.and_then(|items| {
@@ -131,4 +128,61 @@ impl StripeApi {
             price,
         })
     }
+
+    /// `POST /v1/billing_portal/sessions`: a short-lived link that signs
+    /// `customer` in to Stripe's customer portal (card, invoices, plan,
+    /// cancelling), coming back to `return_url`.
+    pub async fn portal_session(
+        &self,
+        customer: &str,
+        return_url: &str,
+    ) -> Result<String, StripeApiError> {
+        if !is_stripe_id(customer, "cus_") {
+            return Err(StripeApiError::BadId(customer.to_string()));
+        }
+        let response = self
+            .http
+            .post(format!("{}/v1/billing_portal/sessions", self.base))
+            .bearer_auth(&self.key)
+            .form(&[("customer", customer), ("return_url", return_url)])
+            .send()
+            .await
+            .map_err(|e| StripeApiError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(StripeApiError::Status {
+                status: status.as_u16(),
+                id: format!("a portal session of {customer}"),
+            });
+        }
+        #[derive(Deserialize)]
+        struct Session {
+            url: String,
+        }
+        let session: Session = response
+            .json()
+            .await
+            .map_err(|e| StripeApiError::Malformed {
+                id: customer.to_string(),
+                detail: e.without_url().to_string(),
+            })?;
+        // It becomes a redirect: only a web address.
+        if !(session.url.starts_with("https://") || session.url.starts_with("http://"))
+            || session.url.chars().any(char::is_control)
+        {
+            return Err(StripeApiError::Malformed {
+                id: customer.to_string(),
+                detail: "the portal link is not a web address".into(),
+            });
+        }
+        Ok(session.url)
+    }
+}
+
+/// Stripe's own id alphabet with the expected prefix (ids go into URL paths
+/// and forms).
+fn is_stripe_id(id: &str, prefix: &str) -> bool {
+    id.starts_with(prefix)
+        && id.len() <= 255
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
