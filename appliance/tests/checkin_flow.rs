@@ -47,8 +47,9 @@ async fn a_qr_check_in_reaches_the_tv_the_desk_and_the_phone() {
     assert_eq!(q["brief"]["appointment"], "Cleaning");
     assert_eq!(q["brief"]["notes"], "Prefers the window chair");
     let id = q["checkin_id"].as_str().unwrap().to_string();
-    // The check-in and its billing event wait in the outbox for the cloud.
-    assert_eq!(today["sync"]["events_waiting"].as_i64(), Some(before + 2));
+    // The check-in, its billing event and its audit entry wait in the
+    // outbox for the cloud.
+    assert_eq!(today["sync"]["events_waiting"].as_i64(), Some(before + 3));
 
     // Call her to room 2: TV highlight and the phone update live.
     let (st, body) = staff
@@ -123,10 +124,11 @@ async fn a_double_tapped_submit_checks_in_once() {
     let staff = sign_in(&d).await;
     let today = staff.today(&d).await;
     assert_eq!(today["queue"].as_array().unwrap().len(), 1);
-    // The check-in and its billing event, once.
+    // The check-in, its billing event and its audit entry, once (the
+    // staff's sign-in above is an audit entry too).
     assert_eq!(
         today["sync"]["events_waiting"].as_i64(),
-        Some(before + 2),
+        Some(before + 4),
         "events applied once"
     );
     let third = check_in(&d, "Jose", "Nunez", "1979-11-02", false).await;

@@ -208,12 +208,19 @@ fn write_all(
     let listed: Vec<String> = staff.iter().map(|s| s.staff_id.clone()).collect();
     let removed = store::remove_cloud_staff_except(txn, tenant, &listed)?;
     for id in &removed {
-        store::append_audit(txn, tenant, "cloud", "staff.removed", id, &json!({}))?;
+        store::append_audit(
+            txn,
+            tenant,
+            store::CLOUD_ACTOR,
+            "staff.removed",
+            id,
+            &json!({}),
+        )?;
     }
     store::append_audit(
         txn,
         tenant,
-        "cloud",
+        store::CLOUD_ACTOR,
         "config.synced",
         "tenant",
         &json!({"config_version": config.config_version, "appointments": schedule.rows.len()}),

@@ -355,6 +355,68 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_box_audit_entry_goes_to_the_cloud_with_its_change_and_without_its_detail() {
+        let (_d, store) = open();
+        store
+            .write(|t| {
+                upsert_tenant(t, &tenant())?;
+                append_audit(
+                    t,
+                    "t1",
+                    "staff:desk",
+                    "checkin.called",
+                    "c-1",
+                    &serde_json::json!({"room": "Room 2"}),
+                )?;
+                append_audit(
+                    t,
+                    "t1",
+                    CLOUD_ACTOR,
+                    "config.synced",
+                    "tenant",
+                    &serde_json::json!({}),
+                )
+            })
+            .await
+            .unwrap();
+        // A change that fails takes its entry and its event with it.
+        let failed = store
+            .write(|t| {
+                append_audit(
+                    t,
+                    "t1",
+                    "staff:desk",
+                    "display.paired",
+                    "tv-1",
+                    &serde_json::json!({}),
+                )?;
+                Err::<(), _>(StoreError::Conflict("refused".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        let events = store.read(|c| pending_events(c, "t1", 10)).await.unwrap();
+        assert_eq!(
+            events.len(),
+            1,
+            "the cloud's own change is not sent back: {events:?}"
+        );
+        assert_eq!(events[0].kind, "audit.entry");
+        let p = &events[0].payload;
+        assert_eq!(
+            (
+                p["actor"].as_str(),
+                p["action"].as_str(),
+                p["subject"].as_str()
+            ),
+            (Some("staff:desk"), Some("checkin.called"), Some("c-1"))
+        );
+        assert!(
+            !p.to_string().contains("Room 2"),
+            "the detail stays on the box: {p}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_audit_log_cannot_be_edited_or_deleted() {
         let (_d, store) = open();
         store

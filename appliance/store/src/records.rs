@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use cloud_sync::events::BoxEvent;
+use cloud_sync::events::{AuditEntry as AuditSent, BoxEvent};
 pub use cloud_sync::practice::{Branding, NameDisplay, Settings, TemplateOverrides};
 
 use super::{StoreError, StoreResult, now_ms};
@@ -741,8 +741,27 @@ pub fn append_audit(
         subject,
         detail.to_string()
     ])?;
+    // The practice's audit log in the cloud holds the box's entries too, in
+    // the same transaction as the change (so never lost, never twice): who,
+    // what, which id, when. The detail stays here, and so do the cloud's
+    // own changes as the box applied them (the cloud has those already).
+    if actor != CLOUD_ACTOR {
+        enqueue_event(
+            conn,
+            tenant,
+            &BoxEvent::Audit(AuditSent {
+                actor: actor.to_string(),
+                action: action.to_string(),
+                subject: subject.to_string(),
+                at,
+            }),
+        )?;
+    }
     Ok(())
 }
+
+/// The actor of the entries a config from the cloud makes on the box.
+pub const CLOUD_ACTOR: &str = "cloud";
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AuditEntry {

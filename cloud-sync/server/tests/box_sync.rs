@@ -20,7 +20,10 @@ use common::*;
 use deadpool_postgres::Pool;
 use tokio::sync::watch;
 
-const EVENTS_SQL: &str = "SELECT count(*) FROM events WHERE tenant_id = $1";
+/// The check-in events (each change on the box is also an `audit.entry`,
+/// counted apart).
+const EVENTS_SQL: &str =
+    "SELECT count(*) FROM events WHERE tenant_id = $1 AND kind <> 'audit.entry'";
 const CHECKINS_SQL: &str = "SELECT count(*) FROM checkins WHERE tenant_id = $1";
 const BILLING_SQL: &str = "SELECT count(*) FROM billing_events WHERE tenant_id = $1";
 
@@ -175,6 +178,32 @@ async fn box_enrolls_pulls_config_and_sends_checkins_exactly_once() {
     assert_eq!(r.get::<_, Option<String>>(1).as_deref(), Some("Room 1"));
     assert_eq!(r.get::<_, Option<String>>(2).as_deref(), Some("appt-1"));
     assert_eq!(count(&pool, BILLING_SQL, &t).await, 1);
+    // The box's audit entries, in the practice's audit log: who, what,
+    // which check-in; the box's own detail (the room) stays on the box.
+    let audit: Vec<(String, String, String)> = c
+        .query(
+            "SELECT actor, action, subject FROM audit_log
+             WHERE tenant_id = $1 AND detail ? 'box' ORDER BY at, id",
+            &[&t],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let id = row.checkin_id.clone();
+    assert_eq!(
+        audit,
+        [
+            (
+                "test".to_string(),
+                "checkin.arrived".to_string(),
+                id.clone()
+            ),
+            ("test".to_string(), "checkin.called".to_string(), id),
+        ],
+        "the cloud's own changes (config, PIN) are not echoed back"
+    );
     // No name and no date of birth went up.
     let payloads: Vec<String> = c
         .query(
@@ -217,6 +246,16 @@ async fn box_enrolls_pulls_config_and_sends_checkins_exactly_once() {
     .await;
     assert_eq!(count(&pool, EVENTS_SQL, &t).await, 3);
     assert_eq!(count(&pool, CHECKINS_SQL, &t).await, 1);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND detail ? 'box'",
+            &t
+        )
+        .await,
+        2,
+        "audit entries sent again are recorded once"
+    );
 
     // Down: a config change in the cloud reaches the running box within
     // seconds, without a restart.
@@ -275,7 +314,8 @@ async fn box_works_offline_and_catches_up_after_a_cloud_restart() {
         let clinic = Arc::clone(&clinic);
         async move {
             let s = sync::status(&clinic).await;
-            !s.online && s.events_waiting == 40 && s.last_error.is_some()
+            // 20 walk-ins: arrival, billing and audit entry each.
+            !s.online && s.events_waiting == 60 && s.last_error.is_some()
         }
     })
     .await;
@@ -324,7 +364,7 @@ async fn box_works_offline_and_catches_up_after_a_cloud_restart() {
         let clinic = Arc::clone(&clinic);
         async move {
             let s = sync::status(&clinic).await;
-            s.revoked && !s.online && s.events_waiting == 2
+            s.revoked && !s.online && s.events_waiting == 3
         }
     })
     .await;

@@ -1622,7 +1622,7 @@ async fn reconnect_tv(addr: SocketAddr, token: &str) -> Result<(Duration, usize,
 // ------------------------------------------------------------------ reference
 
 /// The same durable work as one check-in in the daemon (look-up, walk-in
-/// patient, check-in, audit entry, two outbox events, read back), done the
+/// patient, check-in, audit entry, three outbox events, read back), done the
 /// naive way: one transaction and one fsync per check-in, one thread.
 fn naive_reference(dir: &Path) -> Result<LoadRun> {
     use appliance::store::{self, Method, NewCheckin, PatientRow};
