@@ -8,6 +8,12 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+# sos-flash's tests make disk images and read them back with tools that are
+# not ours: sfdisk (fdisk), mkfs.vfat (dosfstools), mdir/mcopy (mtools).
+command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need_apt+=(fdisk)
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need_apt+=(dosfstools)
+command -v mdir >/dev/null 2>&1 || need_apt+=(mtools)
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || need_apt+=(e2fsprogs)
 
 apt_install() {
   local sudo=""
