@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use fscommon::StreamSlice;
+use fscommon::{BufStream, StreamSlice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -142,7 +142,7 @@ pub fn boot_partition(path: &Path) -> Result<(Table, Partition), ImageError> {
 
 /// The FAT file system of partition `p`, opened in place (read-write when
 /// the file is).
-pub type Fat = fatfs::FileSystem<StreamSlice<File>>;
+pub type Fat = fatfs::FileSystem<BufStream<StreamSlice<File>>>;
 
 pub fn open_fat(path: &Path, file: File, p: &Partition) -> Result<Fat, ImageError> {
     let bad = |why: String| ImageError::BadFat {
@@ -151,7 +151,8 @@ pub fn open_fat(path: &Path, file: File, p: &Partition) -> Result<Fat, ImageErro
     };
     let slice =
         StreamSlice::new(file, p.start, p.start + p.size).map_err(|e| bad(e.to_string()))?;
-    fatfs::FileSystem::new(slice, fatfs::FsOptions::new()).map_err(|e| bad(e.to_string()))
+    fatfs::FileSystem::new(BufStream::new(slice), fatfs::FsOptions::new())
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// The names in the FAT's root directory.

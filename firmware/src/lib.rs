@@ -7,10 +7,13 @@
 //! * [`image`]: a disk image's partitions (MBR or GPT) and its FAT boot
 //!   partition, opened in place without mounting.
 //! * [`inspect`]: what an image holds, for `sos-flash inspect`.
+//! * [`provision`]: a base image with the bundle, the package and the
+//!   first-boot seed written into its boot partition, for
+//!   `sos-flash provision`.
 //!
-//! Writing a bundle into an image (`sos-flash provision`) is the next step
-//! of this crate (`docs/installers.md`).
+//! `docs/installers.md` says what is built and what is next.
 
 pub mod bundle;
 pub mod image;
 pub mod inspect;
+pub mod provision;

@@ -23,6 +23,19 @@ enum Command {
     Inspect { image: PathBuf },
     /// Check a provisioning bundle (TOML) and show it, secrets masked.
     Check { bundle: PathBuf },
+    /// Write a ready image: the base image with the bundle, the package and
+    /// the first-boot seed on its boot partition.
+    Provision {
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long)]
+        bundle: PathBuf,
+        #[arg(long)]
+        deb: PathBuf,
+        /// The image to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +54,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect { image } => {
             let report = sos_flash::inspect::inspect(&image)?;
             print!("{}", report.text());
+        }
+        Command::Provision {
+            image,
+            bundle,
+            deb,
+            output,
+        } => {
+            let text = std::fs::read_to_string(&bundle)
+                .with_context(|| format!("cannot read {}", bundle.display()))?;
+            let b = sos_flash::bundle::Bundle::parse(&text)
+                .with_context(|| format!("{} is not a usable bundle", bundle.display()))?;
+            let started = std::time::Instant::now();
+            let done = sos_flash::provision::provision(&image, &b, &deb, &output)?;
+            println!(
+                "wrote {} in {:.1} s ({}): {}",
+                output.display(),
+                started.elapsed().as_secs_f64(),
+                done.first_boot.describe(),
+                done.files.join(", ")
+            );
         }
         Command::Check { bundle } => {
             let text = std::fs::read_to_string(&bundle)

@@ -1,96 +1,13 @@
 //! `sos-flash inspect` on disk images made and read back by tools that are
 //! not ours: `sfdisk` (MBR and GPT), `mkfs.vfat`, `mkfs.ext4`, and mtools'
-//! `mcopy`/`mmd` to put a Raspberry Pi's boot files and a bundle in place.
+//! `mcopy` to put a Raspberry Pi's boot files and a bundle in place.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
+use common::*;
 use sos_flash::inspect::{FirstBoot, inspect};
-
-const MIB: u64 = 1024 * 1024;
-/// The boot partition starts at 1 MiB and is 40 MiB; the root follows.
-const BOOT_START: u64 = 2048;
-const BOOT_SECTORS: u64 = 81920;
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/setup.sh installs it)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A 64 MiB image: FAT32 boot partition, ext4 root, with `table` ("dos"
-/// or "gpt").
-fn image(dir: &Path, table: &str) -> PathBuf {
-    let img = dir.join(format!("{table}.img"));
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(64 * MIB)
-        .unwrap();
-    let (fat, linux) = match table {
-        "dos" => ("c", "83"),
-        _ => (
-            "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
-            "0FC63DAF-8483-4772-8E7D-3D69D8477DE4",
-        ),
-    };
-    let script = format!(
-        "label: {table}\nstart={BOOT_START}, size={BOOT_SECTORS}, type={fat}\nstart={}, size=40960, type={linux}\n",
-        BOOT_START + BOOT_SECTORS
-    );
-    let mut child = Command::new("sfdisk")
-        .arg("--quiet")
-        .arg(&img)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("sfdisk (scripts/setup.sh installs it)");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    run(Command::new("mkfs.vfat")
-        .args([
-            "-F",
-            "32",
-            "-s",
-            "1",
-            "-n",
-            "BOOTFS",
-            "--offset",
-            &BOOT_START.to_string(),
-        ])
-        .arg(&img)
-        .arg((BOOT_SECTORS / 2).to_string()));
-    run(Command::new("mkfs.ext4")
-        .args([
-            "-q",
-            "-F",
-            "-E",
-            &format!("offset={}", (BOOT_START + BOOT_SECTORS) * 512),
-        ])
-        .arg(&img)
-        .arg("20M"));
-    img
-}
-
-/// mtools' address of the boot partition.
-fn fat(img: &Path) -> String {
-    format!("{}@@{}", img.display(), BOOT_START * 512)
-}
-
-fn put(img: &Path, name: &str, text: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let local = dir.path().join("f");
-    std::fs::write(&local, text).unwrap();
-    run(Command::new("mcopy")
-        .args(["-o", "-i", &fat(img)])
-        .arg(&local)
-        .arg(format!("::{name}")));
-}
 
 #[test]
 fn partitions_are_read_as_sfdisk_reads_them_on_mbr_and_gpt() {
@@ -147,10 +64,9 @@ fn a_pi_boot_partition_and_a_bundle_are_shown_with_the_secrets_masked() {
     );
     assert_eq!(inspect(&img).unwrap().first_boot, FirstBoot::FirstrunScript);
     put(&img, "user-data", "#cloud-config\n");
-    run(Command::new("mmd").args(["-i", &fat(&img), "::sos-edge"]));
     put(
         &img,
-        "sos-edge/bundle.toml",
+        "sos-edge-bundle.toml",
         "cloud_url = \"https://cloud.example\"\ntoken = \"sos_prov_SECRETsecretSECRET1234\"\nhostname = \"lobby\"\ntimezone = \"UTC\"\nwifi_ssid = \"Clinic\"\nwifi_psk = \"wifi passphrase\"\nwifi_country = \"GB\"\n",
     );
     let report = inspect(&img).unwrap();

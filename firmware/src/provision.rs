@@ -1,0 +1,281 @@
+//! `sos-flash provision --image BASE.img --bundle FILE --deb FILE -o OUT`:
+//! a copy of the base image with, on its boot partition only, what the box
+//! needs to set itself up at first boot.
+//!
+//! All in the partition's root, named `sos-edge-…` (*decision:* fatfs 0.3
+//! wrote a new directory's first entries over its `.` and `..`, which
+//! `fsck.vfat` reported, so nothing here makes a directory):
+//!
+//! * `sos-edge-provision.json`: the cloud and the one-time token, in the
+//!   form the appliance enrolls from at its first start
+//!   (`appliance::sync::provision`), named after the box's host name;
+//! * `sos-edge-sos-appliance.deb`: the package;
+//! * `sos-edge-first-boot.sh`: installs the package, hands the token to the
+//!   appliance's data directory, removes it from the boot partition, starts
+//!   the service, and leaves a marker so it runs once;
+//! * cloud-init's NoCloud seed: `user-data` (host name, time zone, the
+//!   installer's SSH key, running `sos-edge-first-boot.sh`), `meta-data` (a fresh
+//!   instance id, so cloud-init treats the box as new), `network-config`
+//!   (wired DHCP, and the clinic's Wi-Fi when the bundle has one).
+//!
+//! The copy is sparse (runs of zeros are not written) and nothing outside
+//! the boot partition's file system changes.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use crate::bundle::Bundle;
+use crate::image::{self, ImageError};
+use crate::inspect::{DIR, FirstBoot};
+
+/// The script first boot runs (cloud-init's `runcmd`), shipped in this binary.
+pub const FIRST_BOOT_SH: &str = include_str!("../first-boot.sh");
+pub const DEB_FILE: &str = "sos-appliance.deb";
+pub const PROVISION_FILE: &str = "provision.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{0} does not say how it sets itself up at first boot (no cloud-init seed files on its boot partition); use a Raspberry Pi OS (Trixie or later) or a Debian cloud image"
+    )]
+    NoFirstBoot(String),
+    #[error(
+        "{0} is a Raspberry Pi OS older than Trixie (set up by firstrun.sh); this version of sos-flash provisions cloud-init images: use Raspberry Pi OS Trixie or later"
+    )]
+    FirstrunNotYet(String),
+    #[error(
+        "the boot partition has {free} bytes free; the package and the set-up files need {need}"
+    )]
+    BootFull { free: u64, need: u64 },
+    #[error("{0} is not a Debian package (.deb)")]
+    NotADeb(String),
+    #[error("the output {0} is the input image; write to another file")]
+    SameFile(String),
+    #[error("the boot partition cannot be written: {0}")]
+    Fat(String),
+}
+
+fn io<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> ProvisionError + 'a {
+    move |source| ProvisionError::Io {
+        what,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// What was written.
+#[derive(Debug)]
+pub struct Provisioned {
+    pub first_boot: FirstBoot,
+    pub files: Vec<String>,
+}
+
+pub fn provision(
+    base: &Path,
+    bundle: &Bundle,
+    deb: &Path,
+    out: &Path,
+) -> Result<Provisioned, ProvisionError> {
+    let package = std::fs::read(deb).map_err(io("read", deb))?;
+    // A .deb is an ar archive whose first member is debian-binary.
+    if !package.starts_with(b"!<arch>\ndebian-binary") {
+        return Err(ProvisionError::NotADeb(deb.display().to_string()));
+    }
+    if let (Ok(a), Ok(b)) = (base.canonicalize(), out.canonicalize())
+        && a == b
+    {
+        return Err(ProvisionError::SameFile(out.display().to_string()));
+    }
+    // Checked on the base before anything is written.
+    let (_, boot) = image::boot_partition(base)?;
+    let names = {
+        let file = File::open(base).map_err(io("read", base))?;
+        image::root_names(&image::open_fat(base, file, &boot)?)
+    };
+    match FirstBoot::detect(&names) {
+        FirstBoot::CloudInit => {}
+        FirstBoot::FirstrunScript => {
+            return Err(ProvisionError::FirstrunNotYet(base.display().to_string()));
+        }
+        FirstBoot::Unknown => return Err(ProvisionError::NoFirstBoot(base.display().to_string())),
+    }
+    sparse_copy(base, out)?;
+    let files = seed(bundle, &package);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(out)
+        .map_err(io("open", out))?;
+    let fat = image::open_fat(out, file, &boot)?;
+    let stats = fat
+        .stats()
+        .map_err(|e| ProvisionError::Fat(e.to_string()))?;
+    let free = stats.free_clusters() as u64 * stats.cluster_size() as u64;
+    // Each file rounds up to whole clusters; cloud-init's seed replaces
+    // files of about the same size.
+    let need: u64 = files
+        .iter()
+        .map(|(_, bytes)| {
+            (bytes.len() as u64).div_ceil(stats.cluster_size() as u64) * stats.cluster_size() as u64
+        })
+        .sum();
+    if need > free {
+        drop(fat);
+        let _ = std::fs::remove_file(out);
+        return Err(ProvisionError::BootFull { free, need });
+    }
+    let root = fat.root_dir();
+    let fat_err = |e: std::io::Error| ProvisionError::Fat(e.to_string());
+    let mut written = Vec::new();
+    for (name, bytes) in &files {
+        let mut f = root.create_file(name).map_err(fat_err)?;
+        f.truncate().map_err(fat_err)?;
+        f.write_all(bytes).map_err(fat_err)?;
+        f.flush().map_err(fat_err)?;
+        written.push(name.clone());
+    }
+    drop(root);
+    fat.unmount().map_err(fat_err)?;
+    Ok(Provisioned {
+        first_boot: FirstBoot::CloudInit,
+        files: written,
+    })
+}
+
+/// The files for the boot partition, by path.
+fn seed(b: &Bundle, package: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let provision = serde_json::json!({
+        "cloud_url": b.cloud_url,
+        "token": b.token,
+        "device_name": b.hostname,
+    });
+    vec![
+        (format!("{DIR}{DEB_FILE}"), package.to_vec()),
+        (
+            format!("{DIR}{PROVISION_FILE}"),
+            provision.to_string().into_bytes(),
+        ),
+        (
+            format!("{DIR}first-boot.sh"),
+            FIRST_BOOT_SH.as_bytes().to_vec(),
+        ),
+        (
+            format!("{DIR}{}", crate::inspect::BUNDLE_FILE),
+            bundle_toml(b).into_bytes(),
+        ),
+        ("user-data".into(), user_data(b).into_bytes()),
+        ("meta-data".into(), meta_data(b).into_bytes()),
+        ("network-config".into(), network_config(b).into_bytes()),
+    ]
+}
+
+/// A YAML/TOML string: JSON's quoting is valid in both.
+fn q(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// The bundle as `sos-flash inspect` reads it back (the token included: it
+/// is on the card until first boot removes it).
+fn bundle_toml(b: &Bundle) -> String {
+    let mut t = format!(
+        "cloud_url = {}\ntoken = {}\nhostname = {}\ntimezone = {}\n",
+        q(&b.cloud_url),
+        q(&b.token),
+        q(&b.hostname),
+        q(&b.timezone)
+    );
+    if let Some(w) = &b.wifi {
+        t.push_str(&format!(
+            "wifi_ssid = {}\nwifi_psk = {}\nwifi_country = {}\n",
+            q(&w.ssid),
+            q(&w.psk),
+            q(&w.country)
+        ));
+    }
+    if let Some(k) = &b.ssh_authorized_key {
+        t.push_str(&format!("ssh_authorized_key = {}\n", q(k)));
+    }
+    t
+}
+
+fn user_data(b: &Bundle) -> String {
+    let mut y = format!(
+        "#cloud-config\n# Written by sos-flash for an SOS Edge box.\nhostname: {h}\nfqdn: {h}\ntimezone: {tz}\n",
+        h = q(&b.hostname),
+        tz = q(&b.timezone)
+    );
+    if let Some(k) = &b.ssh_authorized_key {
+        y.push_str(&format!(
+            "users:\n  - name: installer\n    groups: [sudo]\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    lock_passwd: true\n    shell: /bin/bash\n    ssh_authorized_keys:\n      - {}\nssh_pwauth: false\n",
+            q(k)
+        ));
+    }
+    y.push_str("runcmd:\n  - [sh, -c, 'for d in /boot/firmware /boot/efi /boot; do [ -f \"$d/sos-edge-first-boot.sh\" ] && exec sh \"$d/sos-edge-first-boot.sh\"; done; echo \"sos-edge-first-boot.sh not found\" >&2; exit 1']\n");
+    y
+}
+
+fn meta_data(b: &Bundle) -> String {
+    // A new instance id: cloud-init runs its first-boot modules again for
+    // a card flashed anew.
+    let mut raw = [0u8; 8];
+    let id = match getrandom::fill(&mut raw) {
+        Ok(()) => raw.iter().map(|x| format!("{x:02x}")).collect::<String>(),
+        Err(_) => format!("{}", std::process::id()),
+    };
+    format!(
+        "instance-id: {}\nlocal-hostname: {}\n",
+        q(&format!("sos-edge-{}-{id}", b.hostname)),
+        q(&b.hostname)
+    )
+}
+
+fn network_config(b: &Bundle) -> String {
+    let mut y = String::from(
+        "version: 2\nethernets:\n  wired:\n    match:\n      name: \"e*\"\n    dhcp4: true\n    optional: true\n",
+    );
+    if let Some(w) = &b.wifi {
+        y.push_str(&format!(
+            "wifis:\n  wlan0:\n    dhcp4: true\n    optional: true\n    regulatory-domain: {}\n    access-points:\n      {}:\n        password: {}\n",
+            q(&w.country),
+            q(&w.ssid),
+            q(&w.psk)
+        ));
+    }
+    y
+}
+
+/// Copies `from` to `to` without writing runs of zeros (the output is
+/// sparse where the file system allows).
+fn sparse_copy(from: &Path, to: &Path) -> Result<(), ProvisionError> {
+    const CHUNK: usize = 1024 * 1024;
+    let mut src = File::open(from).map_err(io("read", from))?;
+    let len = src.metadata().map_err(io("read", from))?.len();
+    let mut dst = File::create(to).map_err(io("create", to))?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = 0u64;
+    while at < len {
+        let n = (len - at).min(CHUNK as u64) as usize;
+        src.read_exact(&mut buf[..n]).map_err(io("read", from))?;
+        if buf[..n].iter().any(|b| *b != 0) {
+            dst.seek(SeekFrom::Start(at)).map_err(io("write", to))?;
+            dst.write_all(&buf[..n]).map_err(io("write", to))?;
+        }
+        at += n as u64;
+    }
+    dst.set_len(len).map_err(io("write", to))?;
+    dst.sync_all().map_err(io("write", to))?;
+    Ok(())
+}
