@@ -4,18 +4,12 @@
 // cloud-sync/server/tests/dashboard_log_in_as.rs with (dashboard URL,
 // operator email, password, owner email). Screenshots go to tests/artifacts/.
 
-import { DESKTOP, PHONE, check, fitsThePhone, run, shot, tabTo } from "./lib/browser.mjs";
+import { DESKTOP, PHONE, check, fitsThePhone, run, shot, tabTo, signIn as signInAt } from "./lib/browser.mjs";
 
 const [url, operator, password, owner] = process.argv.slice(2);
 const GREETING = "Hello {first_name}, support was here.";
 
-async function signIn(page, who) {
-  await page.goto(url + "/login");
-  await page.fill("#email", who);
-  await page.fill("#password", password);
-  await page.press("#password", "Enter");
-  await page.waitForURL((u) => !u.pathname.endsWith("/login"), { timeout: 5000 });
-}
+const signIn = (page, who) => signInAt(page, url, who, password);
 
 async function banner(page) {
   const b = await page.$("#acting");

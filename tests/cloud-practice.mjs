@@ -7,19 +7,12 @@
 // email, password, operator email, a PNG's path). Screenshots go to
 // tests/artifacts/.
 
-import { DESKTOP, PHONE, check, fitsThePhone, focused, run, shot, tabTo } from "./lib/browser.mjs";
+import { DESKTOP, PHONE, check, fitsThePhone, focused, run, shot, tabTo, signIn as signInAt } from "./lib/browser.mjs";
 
 const [url, email, password, operator, logo] = process.argv.slice(2);
 const GREETING = "Good day {first_name}, {provider} will see you soon.";
 
-async function signIn(page, who) {
-  // Signing in by keyboard is cloud-login.mjs's subject.
-  await page.goto(url + "/login");
-  await page.fill("#email", who);
-  await page.fill("#password", password);
-  await page.press("#password", "Enter");
-  await page.waitForURL((u) => !u.pathname.endsWith("/login"), { timeout: 5000 });
-}
+const signIn = (page, who) => signInAt(page, url, who, password);
 
 await run(async (newPage) => {
   const phone = await newPage(PHONE);

@@ -4,7 +4,7 @@
 // the box's check-in URL, owner email, password, desk PIN, a logo's path).
 // Screenshots go to tests/artifacts/.
 
-import { DESKTOP, PHONE, check, run, shot } from "./lib/browser.mjs";
+import { DESKTOP, PHONE, check, run, shot, signIn } from "./lib/browser.mjs";
 
 const [cloud, box, checkinUrl, owner, password, pin, logo] = process.argv.slice(2);
 const GREETING = "Hello {first_name}, lovely to see you at {practice}!";
@@ -36,11 +36,7 @@ await run(async (newPage) => {
 
   // The owner changes the greeting and the logo in the dashboard.
   const dash = await newPage(DESKTOP);
-  await dash.goto(cloud + "/login");
-  await dash.fill("#email", owner);
-  await dash.fill("#password", password);
-  await dash.press("#password", "Enter");
-  await dash.waitForURL((u) => !u.pathname.endsWith("/login"), { timeout: 5000 });
+  await signIn(dash, cloud, owner, password);
   await dash.goto(cloud + "/practice");
   await dash.fill("#p-welcome", GREETING);
   await dash.click("button[value=save]");
@@ -82,11 +78,7 @@ await run(async (newPage) => {
   check(!page.includes("Jones"), "the cloud never shows her last name");
   await shot(dash, "whole-system-dashboard-checkins.png");
   const phoneDash = await newPage(PHONE);
-  await phoneDash.goto(cloud + "/login");
-  await phoneDash.fill("#email", owner);
-  await phoneDash.fill("#password", password);
-  await phoneDash.press("#password", "Enter");
-  await phoneDash.waitForURL((u) => !u.pathname.endsWith("/login"), { timeout: 5000 });
+  await signIn(phoneDash, cloud, owner, password);
   await phoneDash.goto(cloud + "/checkins");
   check((await phoneDash.textContent("main")).includes("Sarah J."), "the check-ins page on a phone");
   await shot(phoneDash, "whole-system-dashboard-checkins-phone.png");

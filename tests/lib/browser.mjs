@@ -69,3 +69,13 @@ export async function run(body, seconds = 60) {
     clearTimeout(watchdog);
   }
 }
+
+/// Signs in to the dashboard at `url` (signing in by keyboard is
+/// cloud-login.mjs's subject; the other scripts only need to be in).
+export async function signIn(page, url, email, password) {
+  await page.goto(url + "/login");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.press("#password", "Enter");
+  await page.waitForURL((u) => !u.pathname.endsWith("/login"), { timeout: 5000 });
+}

@@ -16,6 +16,20 @@ use common::*;
 
 const PW: &str = "correct horse battery";
 
+/// The practice's tenant row, as text.
+async fn row(pool: &deadpool_postgres::Pool, tenant: &str) -> String {
+    pool.get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT row_to_json(t)::text FROM tenants t WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test]
 async fn owners_reach_stripes_portal_or_are_told_why_not() {
     let stripe = LocalStripe::start().await;
@@ -49,34 +63,14 @@ async fn owners_reach_stripes_portal_or_are_told_why_not() {
     let (_, home) = get(&alpha, &format!("{url}/")).await;
     assert!(home.contains("Manage payment and invoices"), "{home}");
     let csrf = csrf_of(&home).unwrap();
-    let before: String = pool
-        .get()
-        .await
-        .unwrap()
-        .query_one(
-            "SELECT row_to_json(t)::text FROM tenants t WHERE tenant_id = $1",
-            &[&bought],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let before = row(&pool, &bought).await;
     let (status, html) = post(&alpha, &format!("{url}/billing/portal"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 502, "{html}");
     assert!(
         html.contains("Stripe is not answering right now. Nothing was changed"),
         "{html}"
     );
-    let after: String = pool
-        .get()
-        .await
-        .unwrap()
-        .query_one(
-            "SELECT row_to_json(t)::text FROM tenants t WHERE tenant_id = $1",
-            &[&bought],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let after = row(&pool, &bought).await;
     assert_eq!(before, after);
     // Not without the session's token.
     let (status, _) = post(&alpha, &format!("{url}/billing/portal"), &[("csrf", "x")]).await;

@@ -65,18 +65,8 @@ async fn an_owners_logo_reaches_the_lobby_tv_re_encoded() {
     staff_with_password(&pool, &tenant, "a-staff", "staff@alpha.example", PW).await;
     let cloud = Cloud::start(&db);
     let url = &cloud.url;
-    let dir = tempfile::tempdir().unwrap();
-    let tok = token(&pool, &tenant).await;
-    appliance::sync::enroll_box(dir.path(), url, &tok, "front desk")
-        .await
-        .unwrap();
-    let the_box = start_box(dir.path());
+    let (_dir, the_box) = enrolled_box(&pool, url, &tenant, "Alpha Dental").await;
     let core = std::sync::Arc::clone(&the_box.clinic.core);
-    eventually(Duration::from_secs(20), "the box has the practice", || {
-        let core = std::sync::Arc::clone(&core);
-        async move { core.practice().config.name == "Alpha Dental" }
-    })
-    .await;
     assert!(core.practice().config.branding.logo_svg.is_empty());
 
     let b = browser();

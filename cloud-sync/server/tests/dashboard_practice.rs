@@ -79,18 +79,8 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
     let url = &cloud.url;
 
     // A box of the practice, enrolled and syncing.
-    let dir = tempfile::tempdir().unwrap();
-    let tok = token(&pool, &tenant).await;
-    appliance::sync::enroll_box(dir.path(), url, &tok, "front desk")
-        .await
-        .unwrap();
-    let the_box = start_box(dir.path());
+    let (_dir, the_box) = enrolled_box(&pool, url, &tenant, "Alpha Dental").await;
     let core = std::sync::Arc::clone(&the_box.clinic.core);
-    eventually(Duration::from_secs(20), "the box has the practice", || {
-        let core = std::sync::Arc::clone(&core);
-        async move { core.practice().config.name == "Alpha Dental" }
-    })
-    .await;
 
     let b = browser();
     assert_eq!(

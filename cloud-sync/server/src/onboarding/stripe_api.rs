@@ -86,15 +86,14 @@ impl StripeApi {
         })
     }
 
-    /// `GET /v1/subscriptions/{id}`.
-    pub async fn subscription(&self, id: &str) -> Result<Subscription, StripeApiError> {
-        // The id goes into a URL path: only Stripe's own alphabet.
-        if !is_stripe_id(id, "sub_") {
-            return Err(StripeApiError::BadId(id.to_string()));
-        }
-        let response = self
-            .http
-            .get(format!("{}/v1/subscriptions/{id}", self.base))
+    /// Sends a call with the API key; a failure or a non-2xx answer is an
+    /// error about `what`.
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, StripeApiError> {
+        let response = request
             .bearer_auth(&self.key)
             .send()
             .await
@@ -103,9 +102,25 @@ impl StripeApi {
         if !status.is_success() {
             return Err(StripeApiError::Status {
                 status: status.as_u16(),
-                id: format!("subscription {id}"),
+                id: what.to_string(),
             });
         }
+        Ok(response)
+    }
+
+    /// `GET /v1/subscriptions/{id}`.
+    pub async fn subscription(&self, id: &str) -> Result<Subscription, StripeApiError> {
+        // The id goes into a URL path: only Stripe's own alphabet.
+        if !is_stripe_id(id, "sub_") {
+            return Err(StripeApiError::BadId(id.to_string()));
+        }
+        let response = self
+            .call(
+                self.http
+                    .get(format!("{}/v1/subscriptions/{id}", self.base)),
+                &format!("subscription {id}"),
+            )
+            .await?;
         let wire: Wire = response
             .json()
             .await
@@ -141,20 +156,13 @@ impl StripeApi {
             return Err(StripeApiError::BadId(customer.to_string()));
         }
         let response = self
-            .http
-            .post(format!("{}/v1/billing_portal/sessions", self.base))
-            .bearer_auth(&self.key)
-            .form(&[("customer", customer), ("return_url", return_url)])
-            .send()
-            .await
-            .map_err(|e| StripeApiError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(StripeApiError::Status {
-                status: status.as_u16(),
-                id: format!("a portal session of {customer}"),
-            });
-        }
+            .call(
+                self.http
+                    .post(format!("{}/v1/billing_portal/sessions", self.base))
+                    .form(&[("customer", customer), ("return_url", return_url)]),
+                &format!("a portal session of {customer}"),
+            )
+            .await?;
         #[derive(Deserialize)]
         struct Session {
             url: String,

@@ -69,3 +69,26 @@ pub async fn walk_in(clinic: &Clinic, first: &str) {
     .unwrap();
     assert!(matches!(out, Outcome::CheckedIn { .. }), "{out:?}");
 }
+
+/// A box of `tenant` enrolled (as "front desk") and syncing, once it holds
+/// the practice named `practice`. Keep the directory while the box runs.
+pub async fn enrolled_box(
+    pool: &deadpool_postgres::Pool,
+    cloud_url: &str,
+    tenant: &str,
+    practice: &str,
+) -> (tempfile::TempDir, Box_) {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = super::token(pool, tenant).await;
+    sync::enroll_box(dir.path(), cloud_url, &tok, "front desk")
+        .await
+        .unwrap();
+    let the_box = start_box(dir.path());
+    let core = Arc::clone(&the_box.clinic.core);
+    super::eventually(Duration::from_secs(20), "the box has the practice", || {
+        let core = Arc::clone(&core);
+        async move { core.practice().config.name == practice }
+    })
+    .await;
+    (dir, the_box)
+}
