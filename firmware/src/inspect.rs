@@ -13,7 +13,7 @@ use crate::image::{self, ImageError, Partition, Table};
 
 /// The prefix of the files `sos-flash provision` puts in the boot
 /// partition's root.
-pub const DIR: &str = "sos-edge-";
+pub const PREFIX: &str = "sos-edge-";
 pub const BUNDLE_FILE: &str = "bundle.toml";
 
 /// How the base OS sets itself up at first boot.
@@ -102,7 +102,7 @@ pub fn inspect(path: &Path) -> Result<Report, ImageError> {
 fn read_bundle(fat: &image::Fat) -> Option<Result<Bundle, String>> {
     let mut file = fat
         .root_dir()
-        .open_file(&format!("{DIR}{BUNDLE_FILE}"))
+        .open_file(&format!("{PREFIX}{BUNDLE_FILE}"))
         .ok()?;
     let mut text = String::new();
     Some(match file.read_to_string(&mut text) {

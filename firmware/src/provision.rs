@@ -27,7 +27,7 @@ use std::path::Path;
 
 use crate::bundle::Bundle;
 use crate::image::{self, ImageError};
-use crate::inspect::{DIR, FirstBoot};
+use crate::inspect::{FirstBoot, PREFIX};
 
 /// The script first boot runs (cloud-init's `runcmd`), shipped in this binary.
 pub const FIRST_BOOT_SH: &str = include_str!("../first-boot.sh");
@@ -163,17 +163,17 @@ fn seed(b: &Bundle, package: &[u8]) -> Vec<(String, Vec<u8>)> {
         "device_name": b.hostname,
     });
     vec![
-        (format!("{DIR}{DEB_FILE}"), package.to_vec()),
+        (format!("{PREFIX}{DEB_FILE}"), package.to_vec()),
         (
-            format!("{DIR}{PROVISION_FILE}"),
+            format!("{PREFIX}{PROVISION_FILE}"),
             provision.to_string().into_bytes(),
         ),
         (
-            format!("{DIR}first-boot.sh"),
+            format!("{PREFIX}first-boot.sh"),
             FIRST_BOOT_SH.as_bytes().to_vec(),
         ),
         (
-            format!("{DIR}{}", crate::inspect::BUNDLE_FILE),
+            format!("{PREFIX}{}", crate::inspect::BUNDLE_FILE),
             bundle_toml(b).into_bytes(),
         ),
         ("user-data".into(), user_data(b).into_bytes()),

@@ -87,10 +87,9 @@ pub async fn prepare(pool: &Pool, logins: &Logins<'_>, zone: &str) -> Result<Pre
         accounts::add_operator(pool, &operator, logins.operator_password).await?;
     }
     admin::set_staff(pool, &tenant, "desk", "Front desk", shared::STAFF_PIN).await?;
-    let today = jiff::Zoned::now()
-        .with_time_zone(jiff::tz::TimeZone::get(zone).map_err(|_| bad_zone(zone))?)
-        .date();
-    let list = appointments(today, zone)?;
+    let tz = jiff::tz::TimeZone::get(zone).map_err(|_| bad_zone(zone))?;
+    let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
+    let list = appointments(today, &tz)?;
     admin::put_appointments(pool, &tenant, &list).await?;
     let token = admin::create_token(pool, &tenant, TOKEN_LASTS).await?;
     Ok(Prepared {
@@ -121,8 +120,10 @@ fn bad_zone(zone: &str) -> AdminError {
 }
 
 /// Today's roster as the cloud sends appointments to the box.
-fn appointments(today: jiff::civil::Date, zone: &str) -> Result<Vec<Appointment>, AdminError> {
-    let tz = jiff::tz::TimeZone::get(zone).map_err(|_| bad_zone(zone))?;
+fn appointments(
+    today: jiff::civil::Date,
+    tz: &jiff::tz::TimeZone,
+) -> Result<Vec<Appointment>, AdminError> {
     ROSTER
         .iter()
         .enumerate()

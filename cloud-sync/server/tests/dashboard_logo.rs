@@ -43,19 +43,6 @@ async fn send(b: &reqwest::Client, url: &str, form: Form) -> (u16, String, Strin
     (status, to, r.text().await.unwrap())
 }
 
-async fn version(pool: &deadpool_postgres::Pool, tenant: &str) -> i64 {
-    pool.get()
-        .await
-        .unwrap()
-        .query_one(
-            "SELECT config_version FROM tenants WHERE tenant_id = $1",
-            &[&tenant],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
 #[tokio::test]
 async fn an_owners_logo_reaches_the_lobby_tv_re_encoded() {
     let db = TestDb::create().await;
@@ -74,7 +61,7 @@ async fn an_owners_logo_reaches_the_lobby_tv_re_encoded() {
     let (_, html) = get(&b, &format!("{url}/practice")).await;
     assert!(html.contains("No logo yet"), "{html}");
     let csrf = csrf_of(&html).unwrap();
-    let before = version(&pool, &tenant).await;
+    let before = config_version(&pool, &tenant).await;
 
     // Refused, with the reason, and nothing saved.
     let script = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>fetch('/x')</script></svg>"#;
@@ -118,12 +105,16 @@ async fn an_owners_logo_reaches_the_lobby_tv_re_encoded() {
     let staff_csrf = csrf_of(&staff_page).unwrap();
     let (status, _, _) = send(&staff, url, upload(&staff_csrf, "logo.png", png(10, 10))).await;
     assert_eq!(status, 403);
-    assert_eq!(version(&pool, &tenant).await, before, "nothing was saved");
+    assert_eq!(
+        config_version(&pool, &tenant).await,
+        before,
+        "nothing was saved"
+    );
 
     // A real upload: scaled, re-encoded, on the TV within seconds.
     let (status, to, _) = send(&b, url, upload(&csrf, "logo.png", png(800, 400))).await;
     assert_eq!((status, to.as_str()), (303, "/practice?saved=1"));
-    assert!(version(&pool, &tenant).await > before);
+    assert!(config_version(&pool, &tenant).await > before);
     eventually(Duration::from_secs(20), "the TV frame has the logo", || {
         let core = std::sync::Arc::clone(&core);
         async move {

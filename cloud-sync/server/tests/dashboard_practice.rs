@@ -49,19 +49,6 @@ fn form_of<'a>(csrf: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &
     f
 }
 
-async fn version(pool: &deadpool_postgres::Pool, tenant: &str) -> i64 {
-    pool.get()
-        .await
-        .unwrap()
-        .query_one(
-            "SELECT config_version FROM tenants WHERE tenant_id = $1",
-            &[&tenant],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
 fn unescape(html: &str) -> String {
     html.replace("&#x2f;", "/")
         .replace("&#x27;", "'")
@@ -97,7 +84,7 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
     );
     assert!(html.contains("front desk"), "the box is listed: {html}");
     let csrf = csrf_of(&html).unwrap();
-    let before = version(&pool, &tenant).await;
+    let before = config_version(&pool, &tenant).await;
 
     // Preview: the sentences as the box would say them; nothing saved.
     let greeting = "Hello {first_name}, welcome to {practice}! {provider} is almost ready.";
@@ -126,7 +113,7 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
         "a TV miniature"
     );
     assert_eq!(
-        version(&pool, &tenant).await,
+        config_version(&pool, &tenant).await,
         before,
         "a preview saves nothing"
     );
@@ -151,7 +138,7 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
         // What the owner typed is still in the form.
         assert!(html.contains(change.1.trim()), "{change:?} kept: {html}");
     }
-    assert_eq!(version(&pool, &tenant).await, before);
+    assert_eq!(config_version(&pool, &tenant).await, before);
 
     // Save.
     let r = b
@@ -174,7 +161,7 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
         .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/practice?saved=1");
-    assert!(version(&pool, &tenant).await > before);
+    assert!(config_version(&pool, &tenant).await > before);
     let c = pool.get().await.unwrap();
     let row = c
         .query_one(
@@ -250,7 +237,7 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
     assert_eq!(status, 200);
     assert!(html.contains("<fieldset disabled>") && !html.contains("value=\"save\""));
     let staff_csrf = csrf_of(&html).unwrap();
-    let saved = version(&pool, &tenant).await;
+    let saved = config_version(&pool, &tenant).await;
     let (status, _) = post(
         &staff,
         &format!("{url}/practice"),
@@ -258,7 +245,7 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
     )
     .await;
     assert_eq!(status, 403);
-    assert_eq!(version(&pool, &tenant).await, saved);
+    assert_eq!(config_version(&pool, &tenant).await, saved);
     the_box.stop().await;
 }
 

@@ -77,3 +77,17 @@ pub async fn in_chromium(script: &str, args: &[&str]) {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// The practice's config version (a save makes a new one).
+pub async fn config_version(pool: &Pool, tenant: &str) -> i64 {
+    pool.get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT config_version FROM tenants WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
