@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cloud_sync::DeviceKey;
-use cloud_sync::client::{Client, Device};
+use cloud_sync::client::{Client, ClientError, Device};
 use serde::{Deserialize, Serialize};
 
 use super::SyncError;
@@ -91,11 +91,50 @@ pub async fn enroll(
         )));
     }
     let client = Client::new(cloud_url)?;
+    // The key is on disk before the token is spent. A key there without
+    // `cloud.json` is an enrollment whose answer was lost (power cut after
+    // the cloud answered): present the same token with the same key again
+    // and the cloud answers the same device.
+    let key_path = data_dir.join(KEY_FILE);
+    let (key, pending) = match pending_key(&key_path)? {
+        Some(key) => (key, true),
+        None => (new_key(&key_path)?, false),
+    };
+    let resp = match client.enroll(token, &key, device_name).await {
+        // That key is a device of another token (a new token after a lost
+        // answer): enroll afresh; the operator sees the other one unused.
+        Err(ClientError::Refused { status: 409, .. }) if pending => {
+            let key = new_key(&key_path)?;
+            let resp = client.enroll(token, &key, device_name).await?;
+            return save_link(data_dir, &client, resp, key);
+        }
+        other => other?,
+    };
+    save_link(data_dir, &client, resp, key)
+}
+
+fn pending_key(path: &Path) -> Result<Option<DeviceKey>, SyncError> {
+    match std::fs::read(path) {
+        Ok(seed) => DeviceKey::from_seed(&seed)
+            .map(Some)
+            .map_err(|e| SyncError::Credential(format!("{KEY_FILE}: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SyncError::io(path, e)),
+    }
+}
+
+fn new_key(path: &Path) -> Result<DeviceKey, SyncError> {
     let key = DeviceKey::generate()?;
-    // The key is on disk before the token is spent: a crash after the cloud
-    // answered leaves a key whose public half the cloud knows.
-    write_private(&data_dir.join(KEY_FILE), &key.to_seed())?;
-    let resp = client.enroll(token, &key, device_name).await?;
+    write_private(path, &key.to_seed())?;
+    Ok(key)
+}
+
+fn save_link(
+    data_dir: &Path,
+    client: &Client,
+    resp: cloud_sync::wire::EnrollResponse,
+    key: DeviceKey,
+) -> Result<Credential, SyncError> {
     let link = CloudLink {
         cloud_url: client.base_url().to_string(),
         device_id: resp.device_id.clone(),

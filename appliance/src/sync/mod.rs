@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::clinic::Clinic;
 use crate::store::{self, StoreError};
 
-pub use credential::{Credential, enroll};
+pub use credential::{CLOUD_FILE, Credential, KEY_FILE, enroll};
 pub use engine::{SyncOptions, spawn, spawn_with};
 pub use provision::{EnrollReport, enroll_box, prepare_at_start};
 pub use status::{SyncState, SyncStatus};

@@ -152,8 +152,15 @@ pub async fn authenticate(
     }
 }
 
+/// How long after a token was spent the box that spent it may present it
+/// again and be told the same device (its first boot lost the answer).
+pub const RESUME_WINDOW_HOURS: i32 = 72;
+
 /// Spends a provisioning token on a new device with `public_key`; the
-/// token stays unused if anything fails.
+/// token stays unused if anything fails. The same token with the same key
+/// again (within [`RESUME_WINDOW_HOURS`], device not revoked) answers the
+/// device it made: a box whose power was cut after the cloud answered
+/// resumes its enrollment instead of being refused forever.
 pub async fn enroll(
     pool: &Pool,
     token: &str,
@@ -172,8 +179,11 @@ pub async fn enroll(
              RETURNING tenant_id",
             &[&token_hash(token), &device_id],
         )
-        .await?
-        .ok_or(DeviceError::TokenInvalid)?;
+        .await?;
+    let Some(row) = row else {
+        drop(tx);
+        return resume(&client, token, public_key).await;
+    };
     let tenant_id: String = row.try_get(0)?;
     let inserted = tx
         .execute(
@@ -196,6 +206,30 @@ pub async fn enroll(
         device_id,
         tenant_id,
     })
+}
+
+/// The device a spent token made, if `public_key` is that device's key.
+async fn resume(
+    client: &deadpool_postgres::Client,
+    token: &str,
+    public_key: &[u8],
+) -> Result<Device, DeviceError> {
+    let row = client
+        .query_opt(
+            "SELECT d.device_id, d.tenant_id FROM provisioning_tokens t
+             JOIN devices d ON d.device_id = t.device_id
+             WHERE t.token_hash = $1 AND d.public_key = $2 AND d.revoked_at IS NULL
+               AND t.used_at > now() - make_interval(hours => $3)",
+            &[&token_hash(token), &public_key, &RESUME_WINDOW_HOURS],
+        )
+        .await?
+        .ok_or(DeviceError::TokenInvalid)?;
+    let device = Device {
+        device_id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+    };
+    tracing::info!(device_id = %device.device_id, "enrollment resumed with its spent token");
+    Ok(device)
 }
 
 /// Records the config version a box says it holds (the `since` of its

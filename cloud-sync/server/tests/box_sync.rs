@@ -435,6 +435,72 @@ async fn box_enrolls_at_first_start_from_a_provisioning_file() {
     assert!(e.to_string().contains("already used"), "{e}");
 }
 
+/// The power goes at the worst moment of a first boot: the cloud has spent
+/// the token on the box's key, and the box never wrote down the answer.
+/// The next start presents the same token with the same key and is the same
+/// device, once; a second box with that token is still refused.
+#[tokio::test]
+async fn first_boot_cut_after_the_cloud_answered_resumes_the_same_enrollment() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+    const DEVICES_SQL: &str = "SELECT count(*) FROM devices WHERE tenant_id = $1";
+
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    // What `sync::enroll` does before it asks: the key on disk...
+    let key = cloud_sync::DeviceKey::generate().unwrap();
+    std::fs::write(dir.path().join(sync::KEY_FILE), key.to_seed()).unwrap();
+    // ... then the cloud spends the token, and the answer is lost.
+    let lost = cloud.client().enroll(&tok, &key, "lobby").await.unwrap();
+    assert!(!dir.path().join(sync::CLOUD_FILE).exists());
+
+    std::fs::write(
+        dir.path().join("provision.json"),
+        serde_json::json!({"cloud_url": cloud.url, "token": tok, "device_name": "lobby"})
+            .to_string(),
+    )
+    .unwrap();
+    let r = sync::prepare_at_start(dir.path(), Duration::from_secs(10))
+        .await
+        .unwrap()
+        .expect("enrolled");
+    assert_eq!(r.device_id, lost.device_id, "a second device was made");
+    assert_eq!((r.tenant_id.as_str(), r.appointments), (t.as_str(), 1));
+    assert_eq!(count(&pool, DEVICES_SQL, &t).await, 1);
+    assert!(!dir.path().join("provision.json").exists());
+    // The resumed credential signs: the box serves and syncs as that device.
+    let cred = Credential::load(dir.path()).unwrap().expect("credential");
+    assert_eq!(cred.link.device_id, lost.device_id);
+
+    // Another box with the spent token: refused, nothing made.
+    let other = tempfile::tempdir().unwrap();
+    let e = sync::enroll_box(other.path(), &cloud.url, &tok, "thief")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already used"), "{e}");
+    assert_eq!(count(&pool, DEVICES_SQL, &t).await, 1);
+
+    // A lost answer, then the installer uses a new token: a new device, and
+    // the box holds the one it can sign for.
+    let dir = tempfile::tempdir().unwrap();
+    let key = cloud_sync::DeviceKey::generate().unwrap();
+    std::fs::write(dir.path().join(sync::KEY_FILE), key.to_seed()).unwrap();
+    let first = cloud
+        .client()
+        .enroll(&token(&pool, &t).await, &key, "lost")
+        .await
+        .unwrap();
+    let r = sync::enroll_box(dir.path(), &cloud.url, &token(&pool, &t).await, "new")
+        .await
+        .unwrap();
+    assert_ne!(r.device_id, first.device_id);
+    let cred = Credential::load(dir.path()).unwrap().expect("credential");
+    assert_ne!(cred.device.key.to_seed(), key.to_seed());
+    assert_eq!(count(&pool, DEVICES_SQL, &t).await, 3);
+}
+
 /// What the daemon does once `sync::spawn` is wired into `serve()`: the web
 /// server and the sync engine on one clinic. A patient checks in over HTTP
 /// on their phone; the check-in reaches the cloud once; a rename in the

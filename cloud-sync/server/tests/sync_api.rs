@@ -23,6 +23,42 @@ fn refused(e: ClientError) -> (u16, String) {
     }
 }
 
+/// A box that lost the cloud's answer presents the spent token with the
+/// same key: the same device, not a second one; with another key, or once
+/// the device is revoked, the token is spent.
+#[tokio::test]
+async fn a_spent_token_with_its_own_key_answers_the_same_device() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let cloud = Cloud::start(&db);
+    let client = cloud.client();
+    let t = tenant(&pool, "Bright Smile").await;
+    let tok = token(&pool, &t).await;
+    let key = DeviceKey::generate().unwrap();
+    let first = client.enroll(&tok, &key, "box").await.unwrap();
+    let again = client.enroll(&tok, &key, "box").await.unwrap();
+    assert_eq!(
+        (again.device_id.as_str(), again.tenant_id.as_str()),
+        (first.device_id.as_str(), t.as_str())
+    );
+    let devices = "SELECT count(*) FROM devices WHERE tenant_id = $1";
+    assert_eq!(count(&pool, devices, &t).await, 1);
+    let enrolled =
+        "SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'device.enrolled'";
+    assert_eq!(count(&pool, enrolled, &t).await, 1, "audited twice");
+
+    let e = client
+        .enroll(&tok, &DeviceKey::generate().unwrap(), "other")
+        .await
+        .unwrap_err();
+    assert_eq!(refused(e), (401, codes::TOKEN_INVALID.to_string()));
+
+    admin::revoke_device(&pool, &first.device_id).await.unwrap();
+    let e = client.enroll(&tok, &key, "box").await.unwrap_err();
+    assert_eq!(refused(e), (401, codes::TOKEN_INVALID.to_string()));
+    assert_eq!(count(&pool, devices, &t).await, 1);
+}
+
 #[tokio::test]
 async fn enrollment_token_is_single_use_and_expires() {
     let db = TestDb::create().await;
