@@ -24,6 +24,7 @@ pub mod practice;
 pub mod qr;
 pub mod schedule;
 pub mod secrets;
+pub mod service;
 pub mod sync;
 pub mod voice;
 pub mod web;

@@ -233,6 +233,7 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
     // First boot of a flashed box: enroll from its provisioning file and pull
     // the practice before serving.
     prepare_dir(&data_dir)?;
+    appliance::service::status("getting the practice from the cloud");
     appliance::sync::prepare_at_start(&data_dir, std::time::Duration::from_secs(120)).await?;
     let store = open_seeded(&data_dir, file.practice)?;
     store.close();
@@ -341,7 +342,7 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         data_dir,
         public_url.clone(),
         appliance::web::limits::RateLimits::new(checkins_per_minute.max(1)),
-        stop_rx,
+        stop_rx.clone(),
     )?;
     let cast_config = appliance::cast::CastConfig::from_args(&cast, bound.port())?;
     let mdns = cast.mdns_enabled(mdns_default);
@@ -388,8 +389,11 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         println!("  {note}");
     }
     tracing::info!(%bound, "serving");
+    appliance::service::ready(&format!("serving on {bound}"));
+    appliance::service::spawn_watchdog(clinic.store.clone(), stop_rx);
     let shutdown = async move {
         signals.wait().await;
+        appliance::service::stopping();
         tracing::info!("shutting down: finishing requests, closing the database");
         let _ = stop_tx.send(true);
     };
