@@ -14,6 +14,12 @@ command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need_apt+=(fdisk
 command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need_apt+=(dosfstools)
 command -v mdir >/dev/null 2>&1 || need_apt+=(mtools)
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || need_apt+=(e2fsprogs)
+# ... xz for compressed base images, losetup/findmnt/lsblk for real block
+# devices (loop devices), dpkg-deb to read the package back.
+command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)
+command -v losetup >/dev/null 2>&1 || [ -x /usr/sbin/losetup ] || need_apt+=(mount)
+command -v lsblk >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 
 apt_install() {
   local sudo=""

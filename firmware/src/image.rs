@@ -1,13 +1,9 @@
 //! A disk image (or a card) as partitions: the table read with `mbrman`
-//! (MBR, Raspberry Pi OS) or `gpt` (GPT, Debian's images), and the boot
-//! partition found by its FAT file system, opened in place with `fatfs`
-//! over a slice of the file: nothing is mounted, nothing needs root.
+//! (MBR, Raspberry Pi OS) or `gpt` (GPT, Debian's images), each checked for
+//! a FAT file system (the boot partition; `source` opens it with `fatfs`):
+//! nothing is mounted, nothing needs root.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
-
-use fscommon::{BufStream, StreamSlice};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -25,6 +21,14 @@ pub enum ImageError {
     NoBootPartition(String),
     #[error("the boot partition of {path} cannot be read as FAT: {why}")]
     BadFat { path: String, why: String },
+    #[error(
+        "the boot partition of {path} ends {end} bytes in, past the first GiB this tool reads into memory; this is not a Raspberry Pi OS or Debian image layout"
+    )]
+    BootTooFar { path: String, end: u64 },
+    #[error(
+        "{path} ends after {len} bytes, inside its boot partition (which ends at {end}): the image is truncated"
+    )]
+    Truncated { path: String, end: u64, len: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,30 +61,36 @@ pub struct Partition {
 
 const SECTOR: u64 = 512;
 
-/// The disk's partitions, in order.
-pub fn partitions(path: &Path) -> Result<(Table, Vec<Partition>), ImageError> {
-    let shown = path.display().to_string();
+/// The partitions of the disk `dev` (a file, a card, or an image's first
+/// bytes in memory), named `shown` in errors. A partition whose start lies
+/// beyond the end of `dev` is listed as not FAT.
+pub fn partitions_in<D>(dev: &mut D, shown: &str) -> Result<(Table, Vec<Partition>), ImageError>
+where
+    D: Read + Write + Seek + std::fmt::Debug,
+{
     let io = |source| ImageError::Io {
-        path: shown.clone(),
+        path: shown.to_string(),
         source,
     };
-    let mut file = File::open(path).map_err(io)?;
     let mut mbr = [0u8; 512];
-    file.read_exact(&mut mbr).map_err(io)?;
+    dev.seek(SeekFrom::Start(0)).map_err(io)?;
+    dev.read_exact(&mut mbr).map_err(io)?;
     if mbr[510..512] != [0x55, 0xaa] {
-        return Err(ImageError::NoTable(shown));
+        return Err(ImageError::NoTable(shown.to_string()));
     }
     // A protective MBR (one entry of type 0xEE) fronts a GPT.
     let protective = (0..4).any(|i| mbr[446 + i * 16 + 4] == 0xee);
     let bad = |why: String| ImageError::BadTable {
-        path: shown.clone(),
+        path: shown.to_string(),
         why,
     };
     let mut found: Vec<Partition> = if protective {
+        // Only the primary header is needed: an image's first bytes in
+        // memory have no backup header at their end.
         let disk = gpt::GptConfig::new()
             .writable(false)
             .logical_block_size(gpt::disk::LogicalBlockSize::Lb512)
-            .open(path)
+            .open_from_device(&mut *dev)
             .map_err(|e| bad(e.to_string()))?;
         disk.partitions()
             .iter()
@@ -94,9 +104,9 @@ pub fn partitions(path: &Path) -> Result<(Table, Vec<Partition>), ImageError> {
             })
             .collect()
     } else {
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        dev.seek(SeekFrom::Start(0)).map_err(io)?;
         let table =
-            mbrman::MBR::read_from(&mut file, SECTOR as u32).map_err(|e| bad(e.to_string()))?;
+            mbrman::MBR::read_from(&mut *dev, SECTOR as u32).map_err(|e| bad(e.to_string()))?;
         table
             .iter()
             .filter(|(_, p)| p.is_used())
@@ -110,7 +120,7 @@ pub fn partitions(path: &Path) -> Result<(Table, Vec<Partition>), ImageError> {
             .collect()
     };
     for p in &mut found {
-        p.fat = looks_like_fat(&mut file, p.start).map_err(io)?;
+        p.fat = looks_like_fat(dev, p.start).map_err(io)?;
     }
     let table = if protective { Table::Gpt } else { Table::Mbr };
     Ok((table, found))
@@ -118,10 +128,10 @@ pub fn partitions(path: &Path) -> Result<(Table, Vec<Partition>), ImageError> {
 
 /// A FAT boot sector: the jump, the 0x55AA signature and "FAT" where FAT12/16
 /// or FAT32 name their type.
-fn looks_like_fat(file: &mut File, start: u64) -> std::io::Result<bool> {
+pub(crate) fn looks_like_fat<D: Read + Seek>(dev: &mut D, start: u64) -> std::io::Result<bool> {
     let mut sector = [0u8; 512];
-    file.seek(SeekFrom::Start(start))?;
-    if file.read_exact(&mut sector).is_err() {
+    dev.seek(SeekFrom::Start(start))?;
+    if dev.read_exact(&mut sector).is_err() {
         return Ok(false);
     }
     let jump = sector[0] == 0xeb || sector[0] == 0xe9;
@@ -130,33 +140,8 @@ fn looks_like_fat(file: &mut File, start: u64) -> std::io::Result<bool> {
     Ok(jump && signed && named)
 }
 
-/// The boot partition: the first FAT partition.
-pub fn boot_partition(path: &Path) -> Result<(Table, Partition), ImageError> {
-    let (table, parts) = partitions(path)?;
-    parts
-        .into_iter()
-        .find(|p| p.fat)
-        .map(|p| (table, p))
-        .ok_or_else(|| ImageError::NoBootPartition(path.display().to_string()))
-}
-
-/// The FAT file system of partition `p`, opened in place (read-write when
-/// the file is).
-pub type Fat = fatfs::FileSystem<BufStream<StreamSlice<File>>>;
-
-pub fn open_fat(path: &Path, file: File, p: &Partition) -> Result<Fat, ImageError> {
-    let bad = |why: String| ImageError::BadFat {
-        path: path.display().to_string(),
-        why,
-    };
-    let slice =
-        StreamSlice::new(file, p.start, p.start + p.size).map_err(|e| bad(e.to_string()))?;
-    fatfs::FileSystem::new(BufStream::new(slice), fatfs::FsOptions::new())
-        .map_err(|e| bad(e.to_string()))
-}
-
 /// The names in the FAT's root directory.
-pub fn root_names(fat: &Fat) -> Vec<String> {
+pub fn root_names<IO: fatfs::ReadWriteSeek>(fat: &fatfs::FileSystem<IO>) -> Vec<String> {
     fat.root_dir()
         .iter()
         .filter_map(Result::ok)

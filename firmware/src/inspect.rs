@@ -4,12 +4,12 @@
 //! card before it goes into a box.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use crate::bundle::Bundle;
 use crate::image::{self, ImageError, Partition, Table};
+use crate::source::{Base, HeadFat};
 
 /// The prefix of the files `sos-flash provision` puts in the boot
 /// partition's root.
@@ -69,8 +69,10 @@ pub struct Report {
     pub bundle: Option<Result<Bundle, String>>,
 }
 
+/// Reads an image file (raw or `.img.xz`) or a card.
 pub fn inspect(path: &Path) -> Result<Report, ImageError> {
-    let (table, partitions) = image::partitions(path)?;
+    let mut img = Base::open(path)?;
+    let (table, partitions) = img.partitions()?;
     let Some(boot) = partitions.iter().find(|p| p.fat).cloned() else {
         return Ok(Report {
             table,
@@ -81,11 +83,8 @@ pub fn inspect(path: &Path) -> Result<Report, ImageError> {
             bundle: None,
         });
     };
-    let file = File::open(path).map_err(|source| ImageError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let fat = image::open_fat(path, file, &boot)?;
+    img.load(&boot)?;
+    let fat = img.fat(&boot)?;
     let boot_files = image::root_names(&fat);
     let first_boot = FirstBoot::detect(&boot_files);
     let bundle = read_bundle(&fat);
@@ -99,7 +98,7 @@ pub fn inspect(path: &Path) -> Result<Report, ImageError> {
     })
 }
 
-fn read_bundle(fat: &image::Fat) -> Option<Result<Bundle, String>> {
+fn read_bundle(fat: &HeadFat<'_>) -> Option<Result<Bundle, String>> {
     let mut file = fat
         .root_dir()
         .open_file(&format!("{PREFIX}{BUNDLE_FILE}"))

@@ -10,10 +10,19 @@
 //! * [`provision`]: a base image with the bundle, the package and the
 //!   first-boot seed written into its boot partition, for
 //!   `sos-flash provision`.
+//! * [`source`]: the base image as a stream (raw or xz), its boot
+//!   partition held and edited in memory.
+//! * [`write`]: the image out to a file (sparse) or a disk, read back and
+//!   compared by SHA-256, with progress bars.
+//! * [`device`]: whether a `--device` may be written over (not the system
+//!   disk, nothing mounted, removable or `--force`).
 //!
 //! `docs/installers.md` says what is built and what is next.
 
 pub mod bundle;
+pub mod device;
 pub mod image;
 pub mod inspect;
 pub mod provision;
+pub mod source;
+pub mod write;

@@ -23,8 +23,10 @@ enum Command {
     Inspect { image: PathBuf },
     /// Check a provisioning bundle (TOML) and show it, secrets masked.
     Check { bundle: PathBuf },
-    /// Write a ready image: the base image with the bundle, the package and
-    /// the first-boot seed on its boot partition.
+    /// Write a ready image or card: the base image (.img or .img.xz) with
+    /// the bundle, the package and the first-boot seed on its boot
+    /// partition, read back and checked.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["output", "device"])))]
     Provision {
         #[arg(long)]
         image: PathBuf,
@@ -32,9 +34,15 @@ enum Command {
         bundle: PathBuf,
         #[arg(long)]
         deb: PathBuf,
-        /// The image to write.
+        /// The image file to write.
         #[arg(short, long)]
-        output: PathBuf,
+        output: Option<PathBuf>,
+        /// The SD card or USB stick to write (the whole disk, e.g. /dev/sdb).
+        #[arg(long)]
+        device: Option<PathBuf>,
+        /// Write to a disk the kernel does not call removable.
+        #[arg(long, requires = "device")]
+        force: bool,
     },
 }
 
@@ -60,16 +68,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bundle,
             deb,
             output,
+            device,
+            force,
         } => {
+            use sos_flash::write::Target;
             let text = std::fs::read_to_string(&bundle)
                 .with_context(|| format!("cannot read {}", bundle.display()))?;
             let b = sos_flash::bundle::Bundle::parse(&text)
                 .with_context(|| format!("{} is not a usable bundle", bundle.display()))?;
+            let target = match (output, device) {
+                (Some(out), _) => Target::File(out),
+                (None, Some(dev)) => {
+                    let host = sos_flash::device::Host::this_machine();
+                    let disk = sos_flash::device::check(&dev, &host, force)?;
+                    eprintln!(
+                        "writing to {} ({}, {})",
+                        dev.display(),
+                        disk.model,
+                        sos_flash::device::size_label(disk.size)
+                    );
+                    Target::Disk {
+                        path: dev,
+                        size: disk.size,
+                    }
+                }
+                (None, None) => anyhow::bail!("give -o FILE or --device DISK"),
+            };
             let started = std::time::Instant::now();
-            let done = sos_flash::provision::provision(&image, &b, &deb, &output)?;
+            let done = sos_flash::provision::provision(&image, &b, &deb, &target)?;
             println!(
-                "wrote {} in {:.1} s ({}): {}",
-                output.display(),
+                "wrote and verified {} ({}) in {:.1} s ({}): {}",
+                target.path().display(),
+                sos_flash::device::size_label(done.bytes),
                 started.elapsed().as_secs_f64(),
                 done.first_boot.describe(),
                 done.files.join(", ")

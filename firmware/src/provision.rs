@@ -18,16 +18,19 @@
 //!   instance id, so cloud-init treats the box as new), `network-config`
 //!   (wired DHCP, and the clinic's Wi-Fi when the bundle has one).
 //!
-//! The copy is sparse (runs of zeros are not written) and nothing outside
-//! the boot partition's file system changes.
+//! The boot partition is edited in memory before anything is written; the
+//! image then streams to the file (sparse) or the disk (`write`), and is
+//! read back and compared chunk by chunk. Nothing outside the boot
+//! partition's file system changes.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
 
 use crate::bundle::Bundle;
 use crate::image::{self, ImageError};
 use crate::inspect::{FirstBoot, PREFIX};
+use crate::source::{Base, HeadFat};
+use crate::write::{self, Target, WriteError};
 
 /// The script first boot runs (cloud-init's `runcmd`), shipped in this binary.
 pub const FIRST_BOOT_SH: &str = include_str!("../first-boot.sh");
@@ -38,6 +41,8 @@ pub const PROVISION_FILE: &str = "provision.json";
 pub enum ProvisionError {
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
     #[error("cannot {what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -81,66 +86,91 @@ fn io<'a>(
 pub struct Provisioned {
     pub first_boot: FirstBoot,
     pub files: Vec<String>,
+    /// The image's length.
+    pub bytes: u64,
 }
 
+/// Writes `base` with the clinic's set-up files to `target`, then reads
+/// it back. Everything is checked, and the boot partition edited in
+/// memory, before the first byte is written; a half-written image file is
+/// removed.
 pub fn provision(
     base: &Path,
     bundle: &Bundle,
     deb: &Path,
-    out: &Path,
+    target: &Target,
 ) -> Result<Provisioned, ProvisionError> {
     let package = std::fs::read(deb).map_err(io("read", deb))?;
     // A .deb is an ar archive whose first member is debian-binary.
     if !package.starts_with(b"!<arch>\ndebian-binary") {
         return Err(ProvisionError::NotADeb(deb.display().to_string()));
     }
+    let out = target.path();
     if let (Ok(a), Ok(b)) = (base.canonicalize(), out.canonicalize())
         && a == b
     {
         return Err(ProvisionError::SameFile(out.display().to_string()));
     }
-    // Checked on the base before anything is written.
-    let (_, boot) = image::boot_partition(base)?;
-    let names = {
-        let file = File::open(base).map_err(io("read", base))?;
-        image::root_names(&image::open_fat(base, file, &boot)?)
-    };
-    match FirstBoot::detect(&names) {
-        FirstBoot::CloudInit => {}
-        FirstBoot::FirstrunScript => {
-            return Err(ProvisionError::FirstrunNotYet(base.display().to_string()));
-        }
-        FirstBoot::Unknown => return Err(ProvisionError::NoFirstBoot(base.display().to_string())),
-    }
-    sparse_copy(base, out)?;
+    let mut img = Base::open(base)?;
+    let (_, boot) = img.boot()?;
     let files = seed(bundle, &package);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(out)
-        .map_err(io("open", out))?;
-    let fat = image::open_fat(out, file, &boot)?;
-    let stats = fat
-        .stats()
-        .map_err(|e| ProvisionError::Fat(e.to_string()))?;
-    let free = stats.free_clusters() as u64 * stats.cluster_size() as u64;
+    let written_names = {
+        let fat = img.fat(&boot)?;
+        match FirstBoot::detect(&image::root_names(&fat)) {
+            FirstBoot::CloudInit => {}
+            FirstBoot::FirstrunScript => {
+                return Err(ProvisionError::FirstrunNotYet(base.display().to_string()));
+            }
+            FirstBoot::Unknown => {
+                return Err(ProvisionError::NoFirstBoot(base.display().to_string()));
+            }
+        }
+        write_files(fat, &files)?
+    };
+    let len = img.len;
+    let (head, rest) = img.into_stream();
+    let written = write::write(&head, rest, len, target).and_then(|w| {
+        write::verify(target, &w)?;
+        Ok(w)
+    });
+    let written = match written {
+        Ok(w) => w,
+        Err(e) => {
+            if let Target::File(p) = target {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e.into());
+        }
+    };
+    Ok(Provisioned {
+        first_boot: FirstBoot::CloudInit,
+        files: written_names,
+        bytes: written.len,
+    })
+}
+
+/// Puts `files` in the FAT's root (replacing files of the same name) if
+/// they fit.
+fn write_files(
+    fat: HeadFat<'_>,
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<String>, ProvisionError> {
+    let fat_err = |e: std::io::Error| ProvisionError::Fat(e.to_string());
+    let stats = fat.stats().map_err(fat_err)?;
+    let cluster = stats.cluster_size() as u64;
+    let free = stats.free_clusters() as u64 * cluster;
     // Each file rounds up to whole clusters; cloud-init's seed replaces
     // files of about the same size.
     let need: u64 = files
         .iter()
-        .map(|(_, bytes)| {
-            (bytes.len() as u64).div_ceil(stats.cluster_size() as u64) * stats.cluster_size() as u64
-        })
+        .map(|(_, bytes)| (bytes.len() as u64).div_ceil(cluster) * cluster)
         .sum();
     if need > free {
-        drop(fat);
-        let _ = std::fs::remove_file(out);
         return Err(ProvisionError::BootFull { free, need });
     }
     let root = fat.root_dir();
-    let fat_err = |e: std::io::Error| ProvisionError::Fat(e.to_string());
     let mut written = Vec::new();
-    for (name, bytes) in &files {
+    for (name, bytes) in files {
         let mut f = root.create_file(name).map_err(fat_err)?;
         f.truncate().map_err(fat_err)?;
         f.write_all(bytes).map_err(fat_err)?;
@@ -149,10 +179,7 @@ pub fn provision(
     }
     drop(root);
     fat.unmount().map_err(fat_err)?;
-    Ok(Provisioned {
-        first_boot: FirstBoot::CloudInit,
-        files: written,
-    })
+    Ok(written)
 }
 
 /// The files for the boot partition, by path.
@@ -255,27 +282,4 @@ fn network_config(b: &Bundle) -> String {
         ));
     }
     y
-}
-
-/// Copies `from` to `to` without writing runs of zeros (the output is
-/// sparse where the file system allows).
-fn sparse_copy(from: &Path, to: &Path) -> Result<(), ProvisionError> {
-    const CHUNK: usize = 1024 * 1024;
-    let mut src = File::open(from).map_err(io("read", from))?;
-    let len = src.metadata().map_err(io("read", from))?.len();
-    let mut dst = File::create(to).map_err(io("create", to))?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut at = 0u64;
-    while at < len {
-        let n = (len - at).min(CHUNK as u64) as usize;
-        src.read_exact(&mut buf[..n]).map_err(io("read", from))?;
-        if buf[..n].iter().any(|b| *b != 0) {
-            dst.seek(SeekFrom::Start(at)).map_err(io("write", to))?;
-            dst.write_all(&buf[..n]).map_err(io("write", to))?;
-        }
-        at += n as u64;
-    }
-    dst.set_len(len).map_err(io("write", to))?;
-    dst.sync_all().map_err(io("write", to))?;
-    Ok(())
 }

@@ -11,6 +11,7 @@ use common::*;
 use sos_flash::bundle::Bundle;
 use sos_flash::inspect::inspect;
 use sos_flash::provision::{ProvisionError, provision};
+use sos_flash::write::Target;
 
 const BUNDLE: &str = r#"
 cloud_url = "http://10.0.2.2:8443"
@@ -58,7 +59,7 @@ fn a_provisioned_image_carries_the_seed_and_nothing_else_changes() {
     let package = deb(dir.path(), 64 * 1024);
     let out = dir.path().join("box.img");
     let bundle = Bundle::parse(BUNDLE).unwrap();
-    let done = provision(&base, &bundle, &package, &out).unwrap();
+    let done = provision(&base, &bundle, &package, &Target::File(out.clone())).unwrap();
     assert_eq!(done.files.len(), 7, "{:?}", done.files);
     assert_eq!(
         std::fs::read(&base).unwrap(),
@@ -131,7 +132,7 @@ fn a_provisioned_image_carries_the_seed_and_nothing_else_changes() {
 
     // Provisioning again (a second card from the same base) starts afresh.
     let again = dir.path().join("box2.img");
-    provision(&base, &bundle, &package, &again).unwrap();
+    provision(&base, &bundle, &package, &Target::File(again.clone())).unwrap();
     assert_ne!(
         get(&again, "meta-data"),
         get(&out, "meta-data"),
@@ -157,27 +158,27 @@ fn what_cannot_be_provisioned_is_refused_and_nothing_is_written() {
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "hello").unwrap();
     let base = pi_image(dir.path());
-    let e = provision(&base, &bundle, &text, &out).unwrap_err();
+    let e = provision(&base, &bundle, &text, &Target::File(out.clone())).unwrap_err();
     assert!(matches!(e, ProvisionError::NotADeb(_)), "{e}");
     // An older Raspberry Pi OS (no cloud-init seed) and a bare image.
     let old = image(dir.path(), "gpt");
     put(&old, "config.txt", "x\n");
     put(&old, "cmdline.txt", "x\n");
-    let e = provision(&old, &bundle, &package, &out).unwrap_err();
+    let e = provision(&old, &bundle, &package, &Target::File(out.clone())).unwrap_err();
     assert!(e.to_string().contains("older than Trixie"), "{e}");
     let elsewhere = tempfile::tempdir().unwrap();
     let bare = image(elsewhere.path(), "dos");
-    let e = provision(&bare, &bundle, &package, &out).unwrap_err();
+    let e = provision(&bare, &bundle, &package, &Target::File(out.clone())).unwrap_err();
     assert!(e.to_string().contains("first boot"), "{e}");
     // The output onto the input.
-    let e = provision(&base, &bundle, &package, &base).unwrap_err();
+    let e = provision(&base, &bundle, &package, &Target::File(base.clone())).unwrap_err();
     assert!(matches!(e, ProvisionError::SameFile(_)), "{e}");
     assert!(!out.exists(), "nothing was written");
 
     // A package larger than the boot partition's free space.
     let big = tempfile::tempdir().unwrap();
     let huge = deb(big.path(), 45 * 1024 * 1024);
-    let e = provision(&base, &bundle, &huge, &out).unwrap_err();
+    let e = provision(&base, &bundle, &huge, &Target::File(out.clone())).unwrap_err();
     assert!(matches!(e, ProvisionError::BootFull { .. }), "{e}");
     assert!(e.to_string().contains("bytes free"), "{e}");
     assert!(!out.exists(), "a half-written image is not left behind");
