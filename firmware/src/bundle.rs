@@ -10,6 +10,8 @@
 //! wifi_psk = "…"
 //! wifi_country = "GB"
 //! ssh_authorized_key = "ssh-ed25519 AAAA… installer@laptop"   # optional
+//! cloud_ca = """-----BEGIN CERTIFICATE-----
+//! …"""                             # optional: a cloud with its own CA
 //! ```
 //!
 //! Every field is checked before anything is written, and an error names
@@ -46,6 +48,7 @@ struct Raw {
     wifi_psk: Option<String>,
     wifi_country: Option<String>,
     ssh_authorized_key: Option<String>,
+    cloud_ca: Option<String>,
 }
 
 /// The clinic's Wi-Fi.
@@ -65,6 +68,9 @@ pub struct Bundle {
     pub timezone: String,
     pub wifi: Option<Wifi>,
     pub ssh_authorized_key: Option<String>,
+    /// PEM certificates the box trusts for its cloud besides the public
+    /// ones (an on-premises or test cloud with its own authority).
+    pub cloud_ca: Option<String>,
 }
 
 /// The provisioning token's shape, as `sos-cloud` issues it.
@@ -172,6 +178,28 @@ impl Bundle {
                 Some(k)
             }
         };
+        let cloud_ca = match raw.cloud_ca.map(|c| c.trim().to_string()) {
+            None => None,
+            Some(c) if c.is_empty() => None,
+            Some(c) => {
+                if !c.starts_with("-----BEGIN CERTIFICATE-----")
+                    || !c.ends_with("-----END CERTIFICATE-----")
+                    || c.len() > 64 * 1024
+                {
+                    return Err(bad(
+                        "cloud_ca",
+                        "is one or more PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----), at most 64 KB",
+                    ));
+                }
+                if !cloud_url.starts_with("https://") {
+                    return Err(bad(
+                        "cloud_ca",
+                        "only means something with an https:// cloud_url",
+                    ));
+                }
+                Some(c)
+            }
+        };
         Ok(Bundle {
             cloud_url,
             token,
@@ -179,6 +207,7 @@ impl Bundle {
             timezone,
             wifi,
             ssh_authorized_key,
+            cloud_ca,
         })
     }
 
@@ -197,6 +226,10 @@ impl Bundle {
         }
         if let Some(k) = &self.ssh_authorized_key {
             out.push(("ssh_authorized_key", k.clone()));
+        }
+        if let Some(c) = &self.cloud_ca {
+            let n = c.matches("-----BEGIN CERTIFICATE-----").count();
+            out.push(("cloud_ca", format!("{n} certificate(s), {} bytes", c.len())));
         }
         out
     }
@@ -289,6 +322,26 @@ ssh_authorized_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA installer@laptop"
     fn wifi_and_ssh_are_optional() {
         let minimal = "cloud_url = \"http://10.0.2.2:8443\"\ntoken = \"sos_prov_0123456789abcdef\"\nhostname = \"box\"\ntimezone = \"UTC\"\n";
         let b = Bundle::parse(minimal).unwrap();
-        assert!(b.wifi.is_none() && b.ssh_authorized_key.is_none());
+        assert!(b.wifi.is_none() && b.ssh_authorized_key.is_none() && b.cloud_ca.is_none());
+    }
+
+    #[test]
+    fn a_cloud_ca_is_pem_and_only_for_https() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+        let b = Bundle::parse(&format!("{GOOD}cloud_ca = \"\"\"\n{pem}\n\"\"\"\n")).unwrap();
+        assert_eq!(b.cloud_ca.as_deref(), Some(pem));
+        let shown = b.masked();
+        assert!(shown.contains(&("cloud_ca", format!("1 certificate(s), {} bytes", pem.len()))));
+        let field = |text: String| match Bundle::parse(&text) {
+            Err(BundleError::Field { field, why }) => (field, why),
+            other => panic!("{other:?}"),
+        };
+        let (f, why) = field(format!("{GOOD}cloud_ca = \"not a certificate\"\n"));
+        assert_eq!(f, "cloud_ca");
+        assert!(why.contains("PEM"), "{why}");
+        let plain = GOOD.replace("https://cloud.example", "http://10.0.2.2:8443");
+        let (f, why) = field(format!("{plain}cloud_ca = \"\"\"\n{pem}\n\"\"\"\n"));
+        assert_eq!(f, "cloud_ca");
+        assert!(why.contains("https"), "{why}");
     }
 }

@@ -14,9 +14,12 @@
 //!   appliance's data directory, removes it from the boot partition, starts
 //!   the service, and leaves a marker so it runs once;
 //! * cloud-init's NoCloud seed: `user-data` (host name, time zone, the
-//!   installer's SSH key, running `sos-edge-first-boot.sh`), `meta-data` (a fresh
-//!   instance id, so cloud-init treats the box as new), `network-config`
-//!   (wired DHCP, and the clinic's Wi-Fi when the bundle has one).
+//!   installer's SSH key, running `sos-edge-first-boot.sh` at every boot
+//!   until it has finished once), `meta-data` (a fresh
+//!   instance id, so cloud-init treats the box as new), and
+//!   `network-config` with the clinic's Wi-Fi when the bundle has one
+//!   (without, the base's placeholder is removed: cloud-init's fallback
+//!   brings the wired port up by DHCP).
 //!
 //! The boot partition is edited in memory before anything is written; the
 //! image then streams to the file (sparse) or the disk (`write`), and is
@@ -26,13 +29,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, Wifi};
 use crate::image::{self, ImageError};
 use crate::inspect::{FirstBoot, PREFIX};
 use crate::source::{Base, HeadFat};
 use crate::write::{self, Target, WriteError};
 
-/// The script first boot runs (cloud-init's `runcmd`), shipped in this binary.
+/// The script first boot runs (cloud-init's `bootcmd`), shipped in this binary.
 pub const FIRST_BOOT_SH: &str = include_str!("../first-boot.sh");
 pub const DEB_FILE: &str = "sos-appliance.deb";
 pub const PROVISION_FILE: &str = "provision.json";
@@ -169,6 +172,15 @@ fn write_files(
         return Err(ProvisionError::BootFull { free, need });
     }
     let root = fat.root_dir();
+    // A placeholder network-config in the base would replace cloud-init's
+    // fallback (DHCP on the wired port): without Wi-Fi there is none.
+    if !files.iter().any(|(n, _)| n == "network-config") {
+        match root.remove("network-config") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(fat_err(e)),
+        }
+    }
     let mut written = Vec::new();
     for (name, bytes) in files {
         let mut f = root.create_file(name).map_err(fat_err)?;
@@ -189,7 +201,7 @@ fn seed(b: &Bundle, package: &[u8]) -> Vec<(String, Vec<u8>)> {
         "token": b.token,
         "device_name": b.hostname,
     });
-    vec![
+    let mut files = vec![
         (format!("{PREFIX}{DEB_FILE}"), package.to_vec()),
         (
             format!("{PREFIX}{PROVISION_FILE}"),
@@ -205,8 +217,11 @@ fn seed(b: &Bundle, package: &[u8]) -> Vec<(String, Vec<u8>)> {
         ),
         ("user-data".into(), user_data(b).into_bytes()),
         ("meta-data".into(), meta_data(b).into_bytes()),
-        ("network-config".into(), network_config(b).into_bytes()),
-    ]
+    ];
+    if let Some(w) = &b.wifi {
+        files.push(("network-config".into(), network_config(w).into_bytes()));
+    }
+    files
 }
 
 /// A YAML/TOML string: JSON's quoting is valid in both.
@@ -235,6 +250,9 @@ fn bundle_toml(b: &Bundle) -> String {
     if let Some(k) = &b.ssh_authorized_key {
         t.push_str(&format!("ssh_authorized_key = {}\n", q(k)));
     }
+    if let Some(c) = &b.cloud_ca {
+        t.push_str(&format!("cloud_ca = {}\n", q(c)));
+    }
     t
 }
 
@@ -250,7 +268,17 @@ fn user_data(b: &Bundle) -> String {
             q(k)
         ));
     }
-    y.push_str("runcmd:\n  - [sh, -c, 'for d in /boot/firmware /boot/efi /boot; do [ -f \"$d/sos-edge-first-boot.sh\" ] && exec sh \"$d/sos-edge-first-boot.sh\"; done; echo \"sos-edge-first-boot.sh not found\" >&2; exit 1']\n");
+    if let Some(c) = &b.cloud_ca {
+        // cloud-init's ca_certs: into the system trust store the appliance
+        // reads (update-ca-certificates), before the service starts.
+        y.push_str("ca_certs:\n  trusted:\n    - |\n");
+        for line in c.lines() {
+            y.push_str(&format!("      {}\n", line.trim_end()));
+        }
+    }
+    // bootcmd, not runcmd: it runs at every boot, so a first boot cut
+    // short is finished at the next (the script exits at once when done).
+    y.push_str("bootcmd:\n  - [sh, -c, 'for d in /boot/firmware /boot/efi /boot; do [ -f \"$d/sos-edge-first-boot.sh\" ] && exec sh \"$d/sos-edge-first-boot.sh\"; done; echo \"sos-edge-first-boot.sh not found\" >&2; exit 1']\n");
     y
 }
 
@@ -269,17 +297,17 @@ fn meta_data(b: &Bundle) -> String {
     )
 }
 
-fn network_config(b: &Bundle) -> String {
-    let mut y = String::from(
-        "version: 2\nethernets:\n  wired:\n    match:\n      name: \"e*\"\n    dhcp4: true\n    optional: true\n",
-    );
-    if let Some(w) = &b.wifi {
-        y.push_str(&format!(
-            "wifis:\n  wlan0:\n    dhcp4: true\n    optional: true\n    regulatory-domain: {}\n    access-points:\n      {}:\n        password: {}\n",
-            q(&w.country),
-            q(&w.ssid),
-            q(&w.psk)
-        ));
-    }
-    y
+/// The clinic's Wi-Fi, and nothing about the wired port. *Decision:*
+/// cloud-init names a v2 `match` entry after its key on renderers without
+/// matching (ifupdown on Debian), which broke wired DHCP there; without a
+/// `network-config`, every renderer gets cloud-init's fallback (DHCP on the
+/// wired port), and with Wi-Fi, Raspberry Pi OS's NetworkManager keeps
+/// bringing up the wired port on its own.
+fn network_config(w: &Wifi) -> String {
+    format!(
+        "version: 2\nwifis:\n  wlan0:\n    dhcp4: true\n    optional: true\n    regulatory-domain: {}\n    access-points:\n      {}:\n        password: {}\n",
+        q(&w.country),
+        q(&w.ssid),
+        q(&w.psk)
+    )
 }

@@ -29,6 +29,7 @@ fn pi_image(dir: &Path) -> PathBuf {
     put(&img, "cmdline.txt", "console=tty1 rootwait\n");
     put(&img, "user-data", "#cloud-config\n");
     put(&img, "meta-data", "instance-id: rpios\n");
+    put(&img, "network-config", "# the image's placeholder\n");
     img
 }
 
@@ -87,7 +88,15 @@ fn an_xz_image_is_decompressed_while_it_is_written() {
     assert_eq!(done.bytes, before.len() as u64);
     assert_eq!(std::fs::metadata(&out).unwrap().len(), before.len() as u64);
     assert_provisioned(&out, &before, &package);
-    assert!(inspect(&out).unwrap().text().contains("sos_prov_…1234"));
+    let report = inspect(&out).unwrap();
+    assert!(report.text().contains("sos_prov_…1234"));
+    // No Wi-Fi in the bundle: the placeholder network-config is gone, so
+    // cloud-init's fallback brings the wired port up.
+    assert!(
+        !report.boot_files.iter().any(|f| f == "network-config"),
+        "{:?}",
+        report.boot_files
+    );
     // inspect reads the compressed base as it is.
     let report = inspect(&xz).unwrap().text();
     assert!(
@@ -105,28 +114,49 @@ fn an_xz_image_is_decompressed_while_it_is_written() {
     assert!(!out2.exists(), "a half-written image was left");
 }
 
-#[test]
-fn read_back_catches_a_byte_that_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = pi_image(dir.path());
-    let (head, len) = (std::fs::read(&base).unwrap(), None);
-    let out = Target::File(dir.path().join("copy.img"));
-    let written = write::write(&head, std::io::empty(), len, &out).unwrap();
-    write::verify(&out, &written).unwrap();
-    // One byte deep in the root partition changes after it was written.
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(out.path())
-        .unwrap();
-    let at = head.len() as u64 - 4096;
+/// Changes one byte of `path` at `at`.
+fn poke(path: &Path, at: u64) {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     f.seek(SeekFrom::Start(at)).unwrap();
     f.write_all(&[0x5a]).unwrap();
-    drop(f);
-    let e = write::verify(&out, &written).unwrap_err();
+}
+
+fn assert_caught(e: WriteError, at: u64) {
     let WriteError::Mismatch { at: from, end, .. } = e else {
         panic!("{e}");
     };
     assert!(from <= at && at < end, "{from}..{end} does not hold {at}");
+}
+
+#[test]
+fn read_back_catches_a_byte_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = pi_image(dir.path());
+    let head = std::fs::read(&base).unwrap();
+    // A byte of data in the root partition (its file system's first
+    // non-zero byte), changed after it was written to an image file.
+    let boot_end = ((BOOT_START + BOOT_SECTORS) * 512) as usize;
+    let at = (boot_end + head[boot_end..].iter().position(|b| *b != 0).unwrap()) as u64;
+    let out = Target::File(dir.path().join("copy.img"));
+    let written = write::write(&head, std::io::empty(), None, &out).unwrap();
+    write::verify(&out, &written).unwrap();
+    poke(out.path(), at);
+    assert_caught(write::verify(&out, &written).unwrap_err(), at);
+
+    // On a card even the zeros are checked: they were written over old
+    // bytes, and a card can lose any write.
+    let card_file = dir.path().join("card.bin");
+    std::fs::write(&card_file, vec![0xa5u8; head.len()]).unwrap();
+    let card = Loop::attach(&card_file);
+    let disk = Target::Disk {
+        path: card.0.clone(),
+        size: head.len() as u64,
+    };
+    let written = write::write(&head, std::io::empty(), None, &disk).unwrap();
+    write::verify(&disk, &written).unwrap();
+    let zero_at = head.iter().rposition(|b| *b == 0).unwrap() as u64;
+    poke(&card.0, zero_at);
+    assert_caught(write::verify(&disk, &written).unwrap_err(), zero_at);
 }
 
 #[test]
