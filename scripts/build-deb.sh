@@ -32,12 +32,30 @@ if [ ! -f models/whisper/ggml-tiny.en-q8_0.bin ]; then
     bash scripts/fetch-whisper.sh >&2
 fi
 
+# The phoneme data of the eSpeak NG that sos-speech compiles in (the
+# library looks for it at run time; the unit points it at
+# /usr/share/sos-edge via PIPER_ESPEAKNG_DATA_DIRECTORY).
+if [ "$profile" = dev ]; then
+    dir=debug
+    [ -x target/debug/sos-appliance ] || cargo build -p sos-appliance >&2
+else
+    dir=release
+    cargo build --release --locked -p sos-appliance >&2
+fi
+espeak_data=$(ls -td target/"$dir"/build/espeak-rs-sys-*/out/share/espeak-ng-data 2>/dev/null | head -n 1)
+if [ -z "$espeak_data" ] || [ ! -f "$espeak_data/phontab" ]; then
+    echo "build-deb.sh: no eSpeak NG data under target/$dir/build (build sos-appliance first)" >&2
+    exit 1
+fi
+rm -rf target/deb-stage
+mkdir -p target/deb-stage
+cp -a "$espeak_data" target/deb-stage/espeak-ng-data
+
 mkdir -p "$out"
 if [ "$profile" = dev ]; then
-    [ -x target/debug/sos-appliance ] || cargo build -p sos-appliance >&2
     # Quick compression: this package is for the tests, not for a card.
     cargo deb -p sos-appliance --profile dev --no-build --fast -o "$out" >&2
 else
-    cargo deb -p sos-appliance --locked -o "$out" >&2
+    cargo deb -p sos-appliance --locked --no-build -o "$out" >&2
 fi
 ls -t "$out"/sos-appliance_*.deb | head -n 1

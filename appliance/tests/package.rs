@@ -95,6 +95,8 @@ fn the_package_installs_the_box_its_unit_its_user_and_its_models() {
             "-rw-r--r--",
             "./usr/share/sos-edge/models/whisper/ggml-tiny.en-q8_0.bin",
         ),
+        ("-rw-r--r--", "./usr/share/sos-edge/espeak-ng-data/phontab"),
+        ("-rw-r--r--", "./usr/share/sos-edge/espeak-ng-data/en_dict"),
     ] {
         let line = contents
             .lines()
@@ -125,6 +127,30 @@ fn the_package_installs_the_box_its_unit_its_user_and_its_models() {
         )
         .unwrap(),
         std::fs::read(repo().join("systemd/sos-appliance.service")).unwrap()
+    );
+    // The unit points the voice at the phoneme data the package carries.
+    let unit = std::fs::read_to_string(
+        root.path()
+            .join("usr/lib/systemd/system/sos-appliance.service"),
+    )
+    .unwrap();
+    let espeak = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("Environment=PIPER_ESPEAKNG_DATA_DIRECTORY="))
+        .unwrap_or_else(|| panic!("the unit does not say where eSpeak's data is:\n{unit}"));
+    let espeak = root.path().join(espeak.trim_start_matches('/'));
+    assert!(
+        espeak.join("espeak-ng-data/phontab").is_file(),
+        "{espeak:?}"
+    );
+    let models = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("Environment=SOS_MODELS_DIR="))
+        .unwrap_or_else(|| panic!("the unit does not say where the models are:\n{unit}"));
+    let models = root.path().join(models.trim_start_matches('/'));
+    assert!(
+        models.join("voices/en_US-joe-medium.onnx").is_file(),
+        "{models:?}"
     );
     let bin = root.path().join("usr/bin/sos-appliance");
     let v = Command::new(&bin).arg("--version").output().unwrap();

@@ -70,6 +70,19 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
     f.sync_all().map_err(|e| SyncError::io(&tmp, e))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| SyncError::io(path, e))?;
+    // The rename itself must survive a power cut (found on a real boot:
+    // without this, device.key could vanish after the cloud had spent the
+    // token on it, and the resumed enrollment was refused).
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| SyncError::io(dir, e))?;
+    }
     Ok(())
 }
 

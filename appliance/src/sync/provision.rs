@@ -173,12 +173,24 @@ pub async fn prepare_at_start(
             }
         }
     };
-    // The token is spent: do not keep it on disk.
-    if let Err(e) = std::fs::remove_file(&path) {
+    // The token is spent: do not keep it on disk, not even in the freed
+    // blocks of the file system (overwritten in place before removal).
+    if let Err(e) = erase(&path) {
         tracing::warn!(error = %e, "could not remove the used provisioning file");
     }
     let left = max_wait
         .saturating_sub(started.elapsed())
         .max(Duration::from_secs(5));
     first_pull(data_dir, &cred, left).await.map(Some)
+}
+
+/// Overwrites a file with zeros, syncs, and removes it.
+fn erase(path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let len = std::fs::metadata(path)?.len();
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(&vec![0u8; len as usize])?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::remove_file(path)
 }
