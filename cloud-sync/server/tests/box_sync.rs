@@ -14,10 +14,8 @@ use appliance::store::{CheckinStatus, Method};
 use appliance::sync::{self, Credential};
 use cloud_server::admin;
 use cloud_server::tenants::{self, TenantFields};
-use cloud_sync::wire::Appointment;
 use common::in_process::*;
 use common::*;
-use deadpool_postgres::Pool;
 use tokio::sync::watch;
 
 /// The check-in events (each change on the box is also an `audit.entry`,
@@ -34,43 +32,6 @@ fn pin_matches(pin: &str, phc: &str) -> bool {
             .verify_password(pin.as_bytes(), &h)
             .is_ok()
     })
-}
-
-async fn practice(pool: &Pool) -> String {
-    let t = tenants::create_tenant(
-        pool,
-        TenantFields {
-            name: Some("Bright Smile Dental".into()),
-            vertical: Some("dental".into()),
-            plan: Some("pro".into()),
-            status: Some("active".into()),
-            settings: Some(serde_json::json!({"timezone": "UTC", "allow_walk_ins": true})),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    admin::put_appointments(
-        pool,
-        &t,
-        &[Appointment {
-            appointment_id: "appt-1".into(),
-            patient_id: "pat-1".into(),
-            first_name: "Sarah".into(),
-            last_name: "Jones".into(),
-            date_of_birth: "1985-04-12".into(),
-            provider_id: "dr-lee".into(),
-            provider_name: "Dr. Lee".into(),
-            local_date: today(),
-            starts_at: cloud_sync::auth::now_ms() + 3_600_000,
-            kind: "Cleaning".into(),
-            notes: String::new(),
-            cancelled: false,
-        }],
-    )
-    .await
-    .unwrap();
-    t
 }
 
 #[tokio::test]

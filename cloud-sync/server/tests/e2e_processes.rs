@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -183,40 +182,12 @@ async fn checkins_on_a_box_process_reach_the_cloud_once_and_config_comes_down() 
     .await;
 }
 
-/// A private CA and a certificate for `localhost` / 127.0.0.1 signed by it,
-/// written as PEM files: (ca, cert, key).
-fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let leaf =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
-    std::fs::write(&paths.1, leaf_cert.pem()).unwrap();
-    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
-    paths
-}
-
 #[tokio::test]
 async fn box_process_syncs_with_a_cloud_serving_https() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_ca(certs.path());
+    let (ca, cert, key) = private_ca(certs.path(), &["localhost", "127.0.0.1"]);
 
     // A certificate that does not fit its key: sos-cloud says so and stops.
     let out = Command::new(env!("CARGO_BIN_EXE_sos-cloud"))

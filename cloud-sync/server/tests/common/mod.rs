@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod in_process;
 pub mod smtp;
 pub mod stripe;
+pub mod vm;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -363,4 +364,74 @@ pub fn browser() -> reqwest::Client {
 pub fn csrf_of(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
     Some(html[at..].split('"').next()?.to_string())
+}
+
+/// A private CA and a certificate for `names` (host names or IP
+/// addresses) signed by it, written as PEM files: (ca, cert, key).
+pub fn private_ca(
+    dir: &std::path::Path,
+    names: &[&str],
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, leaf_cert.pem()).unwrap();
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
+    paths
+}
+
+/// Bright Smile Dental (UTC, walk-ins allowed) with one appointment today:
+/// Sarah Jones, born 1985-04-12, with Dr. Lee in an hour.
+pub async fn practice(pool: &Pool) -> String {
+    let t = cloud_server::tenants::create_tenant(
+        pool,
+        cloud_server::tenants::TenantFields {
+            name: Some("Bright Smile Dental".into()),
+            vertical: Some("dental".into()),
+            plan: Some("pro".into()),
+            status: Some("active".into()),
+            settings: Some(serde_json::json!({"timezone": "UTC", "allow_walk_ins": true})),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    cloud_server::admin::put_appointments(
+        pool,
+        &t,
+        &[cloud_sync::wire::Appointment {
+            appointment_id: "appt-1".into(),
+            patient_id: "pat-1".into(),
+            first_name: "Sarah".into(),
+            last_name: "Jones".into(),
+            date_of_birth: "1985-04-12".into(),
+            provider_id: "dr-lee".into(),
+            provider_name: "Dr. Lee".into(),
+            local_date: today(),
+            starts_at: cloud_sync::auth::now_ms() + 3_600_000,
+            kind: "Cleaning".into(),
+            notes: String::new(),
+            cancelled: false,
+        }],
+    )
+    .await
+    .unwrap();
+    t
 }
