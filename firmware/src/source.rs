@@ -40,7 +40,7 @@ impl Base {
         };
         let mut file = File::open(path).map_err(io)?;
         let mut magic = [0u8; 6];
-        let n = read_full(&mut file, &mut magic).map_err(io)?;
+        let n = crate::write::fill(&mut file, &mut magic).map_err(io)?;
         let compressed = magic[..n] == *XZ_MAGIC;
         let len = if compressed {
             None
@@ -163,15 +163,4 @@ impl Base {
     pub fn into_stream(self) -> (Vec<u8>, Box<dyn Read>) {
         (self.head, self.rest)
     }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
