@@ -123,11 +123,19 @@ enum QrFormat {
 }
 
 fn main() -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SOS_LOG")
+        .unwrap_or_else(|_| "info".into())
+        // ONNX Runtime's environment is released by an exit handler that
+        // logs its drop at trace level after the main thread's
+        // thread-locals are gone, which aborted every stop logged at
+        // trace (SIGABRT). Those lines are only pointer addresses.
+        .add_directive(
+            "ort::lifetime=off"
+                .parse()
+                .context("the built-in log filter")?,
+        );
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOS_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

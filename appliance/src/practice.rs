@@ -110,6 +110,11 @@ impl Practice {
         self.config.settings.name_display.show(first, last, ticket)
     }
 
+    /// What a greeting calls a person: never more than the lobby may see.
+    pub fn greeting_name(&self, first: &str, last: &str, ticket: i64) -> String {
+        self.config.settings.name_display.greet(first, last, ticket)
+    }
+
     pub fn values(&self) -> BTreeMap<&'static str, String> {
         let mut v = BTreeMap::new();
         v.insert("practice", self.config.name.clone());

@@ -91,6 +91,17 @@ impl NameDisplay {
             NameDisplay::Ticket => format!("Ticket {ticket}"),
         }
     }
+
+    /// What the lobby hears a greeting call a person (`{first_name}` in the
+    /// greeting templates): the first name where the lobby may see it,
+    /// otherwise no more than the lobby sees ("S. J.", "Ticket 12"), so a
+    /// spoken greeting never says more than the TV.
+    pub fn greet(self, first: &str, last: &str, ticket: i64) -> String {
+        match self {
+            NameDisplay::FirstLastInitial => first.trim().to_string(),
+            NameDisplay::Initials | NameDisplay::Ticket => self.show(first, last, ticket),
+        }
+    }
 }
 
 /// The owner's own words for what the lobby speakers say; `None` keeps the

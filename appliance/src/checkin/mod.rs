@@ -294,7 +294,10 @@ fn announce_arrival(core: &Core, practice: &Practice, c: &CheckinRow, walk_in: b
         practice.lobby_name(&c.first_name, &c.last_name, c.ticket)
     );
     let mut values = practice.values();
-    values.insert("first_name", c.first_name.clone());
+    values.insert(
+        "first_name",
+        practice.greeting_name(&c.first_name, &c.last_name, c.ticket),
+    );
     values.insert(
         "provider",
         practice.provider_phrase(c.provider_name.as_deref()),

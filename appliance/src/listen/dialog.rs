@@ -633,14 +633,25 @@ async fn act(
             match checkin::by_appointment(clinic, id, Method::Voice, actor).await? {
                 Outcome::CheckedIn { checkin, .. } => {
                     reply.done = Some("checked_in");
-                    reply.say = format!("Thank you, {}. You're checked in.", checkin.first_name);
+                    reply.say = format!(
+                        "Thank you, {}. You're checked in.",
+                        practice.greeting_name(
+                            &checkin.first_name,
+                            &checkin.last_name,
+                            checkin.ticket
+                        )
+                    );
                     reply.checkin_id = Some(checkin.checkin_id);
                 }
                 Outcome::AlreadyCheckedIn { checkin } => {
                     reply.done = Some("already_checked_in");
                     reply.say = format!(
                         "You're already checked in, {}. Please take a seat.",
-                        checkin.first_name
+                        practice.greeting_name(
+                            &checkin.first_name,
+                            &checkin.last_name,
+                            checkin.ticket
+                        )
                     );
                     reply.checkin_id = Some(checkin.checkin_id);
                 }

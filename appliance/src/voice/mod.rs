@@ -394,25 +394,32 @@ pub fn expected_phrases(practice: &Practice, schedule: &[store::ScheduleEntry]) 
         if e.checkin_id.is_some() {
             continue;
         }
+        // A ticket is only drawn at check-in: nothing to say ahead.
+        if practice.config.settings.name_display == NameDisplay::Ticket {
+            continue;
+        }
         let mut values = practice.values();
-        values.insert("first_name", e.first_name.clone());
+        values.insert(
+            "first_name",
+            practice.greeting_name(&e.first_name, &e.last_name, 0),
+        );
         values.insert("provider", practice.provider_phrase(Some(&e.provider_name)));
         out.push(fill(&templates.welcome, &values));
-        if practice.config.settings.name_display != NameDisplay::Ticket {
-            values.insert(
-                "display_name",
-                practice.lobby_name(&e.first_name, &e.last_name, 0),
-            );
-            // One call per person (their name), and each room once.
-            let room = rooms
-                .get(i % rooms.len().max(1))
-                .cloned()
-                .unwrap_or_default();
-            values.insert("room", room);
-            out.push(fill(&templates.call, &values));
-        }
+        values.insert(
+            "display_name",
+            practice.lobby_name(&e.first_name, &e.last_name, 0),
+        );
+        // One call per person (their name), and each room once.
+        let room = rooms
+            .get(i % rooms.len().max(1))
+            .cloned()
+            .unwrap_or_default();
+        values.insert("room", room);
+        out.push(fill(&templates.call, &values));
     }
-    if let Some(e) = schedule.first() {
+    if let Some(e) = schedule.first()
+        && practice.config.settings.name_display != NameDisplay::Ticket
+    {
         for room in rooms {
             let mut values = practice.values();
             values.insert(

@@ -18,9 +18,18 @@ pub struct InProcess {
 pub async fn demo_practice_with(
     appointments: impl FnOnce(jiff::civil::Date) -> Vec<ImportedAppointment>,
 ) -> InProcess {
+    demo_practice_where(|_| {}, appointments).await
+}
+
+/// The same, with the practice's settings changed by `configure` first.
+pub async fn demo_practice_where(
+    configure: impl FnOnce(&mut store::TenantConfig),
+    appointments: impl FnOnce(jiff::civil::Date) -> Vec<ImportedAppointment>,
+) -> InProcess {
     let dir = tempfile::tempdir().unwrap();
     let st = Store::open(&dir.path().join("sos-edge.db")).unwrap();
-    let tenant = appliance::demo::practice().into_tenant().unwrap();
+    let mut tenant = appliance::demo::practice().into_tenant().unwrap();
+    configure(&mut tenant);
     let t = tenant.clone();
     st.write(move |txn| store::upsert_tenant(txn, &t))
         .await
