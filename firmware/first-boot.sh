@@ -1,6 +1,8 @@
 #!/bin/sh
 # SOS Edge first boot, from the boot partition sos-flash wrote. cloud-init
-# runs it at every boot (user-data's bootcmd) until it has finished once:
+# runs it at every boot (user-data's bootcmd) until it has finished once,
+# or, on a Raspberry Pi OS before Trixie, sos-edge-first-boot.service that
+# sos-edge-firstrun.sh installed does:
 # it installs the appliance's package, hands the one-time token to the
 # appliance's data directory, erases the token from the boot partition,
 # and enables and starts the service, which enrolls with the cloud
@@ -42,6 +44,9 @@ if [ -f "$HERE/sos-edge-provision.json" ]; then
     [ ! -f "$HERE/sos-edge-bundle.toml" ] || shred -f -z -n 1 -u "$HERE/sos-edge-bundle.toml"
     sync
 fi
+# The set-up script of a Raspberry Pi OS before Trixie holds the Wi-Fi
+# passphrase; it erases itself, unless the power was cut just before.
+[ ! -f "$HERE/sos-edge-firstrun.sh" ] || shred -f -z -n 1 -u "$HERE/sos-edge-firstrun.sh"
 # Installed: the package's copy on the card is no longer needed.
 rm -f "$DEB"
 

@@ -7,6 +7,8 @@
 //! * [`image`]: a disk image's partitions (MBR or GPT) and its FAT boot
 //!   partition, opened in place without mounting.
 //! * [`inspect`]: what an image holds, for `sos-flash inspect`.
+//! * [`firstrun`]: the first-boot script and `cmdline.txt` for a Raspberry
+//!   Pi OS before Trixie (no cloud-init).
 //! * [`provision`]: a base image with the bundle, the package and the
 //!   first-boot seed written into its boot partition, for
 //!   `sos-flash provision`.
@@ -21,6 +23,7 @@
 
 pub mod bundle;
 pub mod device;
+pub mod firstrun;
 pub mod image;
 pub mod inspect;
 pub mod provision;

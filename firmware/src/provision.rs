@@ -21,6 +21,9 @@
 //!   (without, the base's placeholder is removed: cloud-init's fallback
 //!   brings the wired port up by DHCP).
 //!
+//! On a Raspberry Pi OS before Trixie (no cloud-init) the seed is
+//! `sos-edge-firstrun.sh` run from `cmdline.txt` instead ([`firstrun`]).
+//!
 //! The boot partition is edited in memory before anything is written; the
 //! image then streams to the file (sparse) or the disk (`write`), and is
 //! read back and compared chunk by chunk. Nothing outside the boot
@@ -30,6 +33,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::bundle::{Bundle, Wifi};
+use crate::firstrun;
 use crate::image::{self, ImageError};
 use crate::inspect::{FirstBoot, PREFIX};
 use crate::source::{Base, HeadFat};
@@ -57,10 +61,6 @@ pub enum ProvisionError {
         "{0} does not say how it sets itself up at first boot (no cloud-init seed files on its boot partition); use a Raspberry Pi OS (Trixie or later) or a Debian cloud image"
     )]
     NoFirstBoot(String),
-    #[error(
-        "{0} is a Raspberry Pi OS older than Trixie (set up by firstrun.sh); this version of sos-flash provisions cloud-init images: use Raspberry Pi OS Trixie or later"
-    )]
-    FirstrunNotYet(String),
     #[error(
         "the boot partition has {free} bytes free; the package and the set-up files need {need}"
     )]
@@ -116,19 +116,28 @@ pub fn provision(
     }
     let mut img = Base::open(base)?;
     let (_, boot) = img.boot()?;
-    let files = seed(bundle, &package);
-    let written_names = {
+    let (first_boot, written_names) = {
         let fat = img.fat(&boot)?;
-        match FirstBoot::detect(&image::root_names(&fat)) {
-            FirstBoot::CloudInit => {}
+        let first_boot = FirstBoot::detect(&image::root_names(&fat));
+        let mut files = seed(bundle, &package);
+        match first_boot {
+            FirstBoot::CloudInit => files.extend(cloud_init_seed(bundle)),
             FirstBoot::FirstrunScript => {
-                return Err(ProvisionError::FirstrunNotYet(base.display().to_string()));
+                let existing = read_text(&fat, "cmdline.txt")?;
+                files.push((
+                    "cmdline.txt".into(),
+                    firstrun::cmdline(&existing, bundle).into_bytes(),
+                ));
+                files.push((
+                    firstrun::script_name(),
+                    firstrun::script(bundle, &uuid::Uuid::new_v4().to_string()).into_bytes(),
+                ));
             }
             FirstBoot::Unknown => {
                 return Err(ProvisionError::NoFirstBoot(base.display().to_string()));
             }
         }
-        write_files(fat, &files)?
+        (first_boot, write_files(fat, &files)?)
     };
     let len = img.len;
     let (head, rest) = img.into_stream();
@@ -146,7 +155,7 @@ pub fn provision(
         }
     };
     Ok(Provisioned {
-        first_boot: FirstBoot::CloudInit,
+        first_boot,
         files: written_names,
         bytes: written.len,
     })
@@ -194,14 +203,15 @@ fn write_files(
     Ok(written)
 }
 
-/// The files for the boot partition, by path.
+/// The files for the boot partition that every first-boot mechanism
+/// uses, by path.
 fn seed(b: &Bundle, package: &[u8]) -> Vec<(String, Vec<u8>)> {
     let provision = serde_json::json!({
         "cloud_url": b.cloud_url,
         "token": b.token,
         "device_name": b.hostname,
     });
-    let mut files = vec![
+    vec![
         (format!("{PREFIX}{DEB_FILE}"), package.to_vec()),
         (
             format!("{PREFIX}{PROVISION_FILE}"),
@@ -215,6 +225,12 @@ fn seed(b: &Bundle, package: &[u8]) -> Vec<(String, Vec<u8>)> {
             format!("{PREFIX}{}", crate::inspect::BUNDLE_FILE),
             bundle_toml(b).into_bytes(),
         ),
+    ]
+}
+
+/// cloud-init's NoCloud seed.
+fn cloud_init_seed(b: &Bundle) -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![
         ("user-data".into(), user_data(b).into_bytes()),
         ("meta-data".into(), meta_data(b).into_bytes()),
     ];
@@ -222,6 +238,25 @@ fn seed(b: &Bundle, package: &[u8]) -> Vec<(String, Vec<u8>)> {
         files.push(("network-config".into(), network_config(w).into_bytes()));
     }
     files
+}
+
+/// A text file of the boot partition's root.
+fn read_text(fat: &HeadFat<'_>, name: &str) -> Result<String, ProvisionError> {
+    use std::io::Read;
+    let mut text = String::new();
+    fat.root_dir()
+        .open_file(name)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .map_err(|e| ProvisionError::Fat(format!("cannot read {name}: {e}")))?;
+    Ok(text)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    match getrandom::fill(&mut raw) {
+        Ok(()) => raw.iter().map(|x| format!("{x:02x}")).collect(),
+        Err(_) => format!("{:0width$x}", std::process::id(), width = bytes * 2),
+    }
 }
 
 /// A YAML/TOML string: JSON's quoting is valid in both.
@@ -285,11 +320,7 @@ fn user_data(b: &Bundle) -> String {
 fn meta_data(b: &Bundle) -> String {
     // A new instance id: cloud-init runs its first-boot modules again for
     // a card flashed anew.
-    let mut raw = [0u8; 8];
-    let id = match getrandom::fill(&mut raw) {
-        Ok(()) => raw.iter().map(|x| format!("{x:02x}")).collect::<String>(),
-        Err(_) => format!("{}", std::process::id()),
-    };
+    let id = random_hex(8);
     format!(
         "instance-id: {}\nlocal-hostname: {}\n",
         q(&format!("sos-edge-{}-{id}", b.hostname)),

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::*;
 use sos_flash::bundle::Bundle;
-use sos_flash::inspect::inspect;
+use sos_flash::inspect::{FirstBoot, inspect};
 use sos_flash::provision::{ProvisionError, provision};
 use sos_flash::write::Target;
 
@@ -140,6 +140,86 @@ fn a_provisioned_image_carries_the_seed_and_nothing_else_changes() {
     );
 }
 
+/// A Raspberry Pi OS Bookworm boot partition: firmware files, no
+/// cloud-init; its first boot resizes the root (`init=`), and Raspberry Pi
+/// Imager had set it up before (its `systemd.run`).
+fn bookworm_image(dir: &Path) -> std::path::PathBuf {
+    let img = image(dir, "dos");
+    put(
+        &img,
+        "config.txt",
+        "# /boot/firmware/overlays/README\narm_64bit=1\n",
+    );
+    put(
+        &img,
+        "cmdline.txt",
+        "console=serial0,115200 console=tty1 root=PARTUUID=abc-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n",
+    );
+    put(&img, "firstrun.sh", "#!/bin/bash\n# Imager's\n");
+    img
+}
+
+#[test]
+fn a_bookworm_card_is_set_up_by_its_firstrun_script_from_cmdline() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = bookworm_image(dir.path());
+    let package = deb(dir.path(), 64 * 1024);
+    let out = dir.path().join("box.img");
+    let bundle = Bundle::parse(BUNDLE).unwrap();
+    let done = provision(&base, &bundle, &package, &Target::File(out.clone())).unwrap();
+    assert_eq!(done.first_boot, FirstBoot::FirstrunScript);
+    assert_eq!(done.files.len(), 6, "{:?}", done.files);
+
+    // cmdline.txt: the base's words in order, Imager's run replaced by
+    // ours, the Wi-Fi country for the radio; one line.
+    let cmdline = String::from_utf8(get(&out, "cmdline.txt")).unwrap();
+    assert_eq!(
+        cmdline,
+        "console=serial0,115200 console=tty1 root=PARTUUID=abc-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot cfg80211.ieee80211_regdom=GB systemd.run=/boot/firmware/sos-edge-firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n"
+    );
+    // No cloud-init seed on a system without cloud-init.
+    let names = mdir(&out);
+    for absent in ["user-data", "meta-data", "network-config"] {
+        assert!(!names.contains(&absent.to_string()), "{absent}: {names:?}");
+    }
+    for present in [
+        "sos-edge-sos-appliance.deb",
+        "sos-edge-provision.json",
+        "sos-edge-first-boot.sh",
+    ] {
+        assert!(names.contains(&present.to_string()), "{present}: {names:?}");
+    }
+
+    // The script: valid sh, the bundle's values quoted.
+    let script = String::from_utf8(get(&out, "sos-edge-firstrun.sh")).unwrap();
+    let path = dir.path().join("firstrun.sh");
+    std::fs::write(&path, &script).unwrap();
+    run(std::process::Command::new("sh").arg("-n").arg(&path));
+    for line in [
+        "HOST='lobby'",
+        "TZONE='Europe/London'",
+        "ssid=Clinic \"Main\"",
+        "psk=wifi passphrase",
+        "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA installer@laptop'",
+        "ExecStart=/bin/sh /boot/firmware/sos-edge-first-boot.sh",
+    ] {
+        assert!(script.contains(line), "the script lacks {line}:\n{script}");
+    }
+    assert!(!script.contains("SECRET"), "the token is not in the script");
+    // fsck agrees the FAT is sound.
+    run(std::process::Command::new("fsck.vfat")
+        .args(["-n"])
+        .arg(extract_boot(&out, dir.path())));
+
+    // A card flashed from that card again: still one run, ours.
+    let again = dir.path().join("box2.img");
+    provision(&out, &bundle, &package, &Target::File(again.clone())).unwrap();
+    assert_eq!(
+        String::from_utf8(get(&again, "cmdline.txt")).unwrap(),
+        cmdline
+    );
+}
+
 /// The boot partition as a file of its own, for fsck.
 fn extract_boot(img: &Path, dir: &Path) -> std::path::PathBuf {
     let part = dir.join("boot.part");
@@ -160,12 +240,7 @@ fn what_cannot_be_provisioned_is_refused_and_nothing_is_written() {
     let base = pi_image(dir.path());
     let e = provision(&base, &bundle, &text, &Target::File(out.clone())).unwrap_err();
     assert!(matches!(e, ProvisionError::NotADeb(_)), "{e}");
-    // An older Raspberry Pi OS (no cloud-init seed) and a bare image.
-    let old = image(dir.path(), "gpt");
-    put(&old, "config.txt", "x\n");
-    put(&old, "cmdline.txt", "x\n");
-    let e = provision(&old, &bundle, &package, &Target::File(out.clone())).unwrap_err();
-    assert!(e.to_string().contains("older than Trixie"), "{e}");
+    // An image with no first-boot mechanism.
     let elsewhere = tempfile::tempdir().unwrap();
     let bare = image(elsewhere.path(), "dos");
     let e = provision(&bare, &bundle, &package, &Target::File(out.clone())).unwrap_err();

@@ -122,3 +122,12 @@ pub fn deb(dir: &Path, payload: usize) -> PathBuf {
         .arg(&out));
     out
 }
+
+/// The boot partition's root, listed by mtools (`mdir -b`: bare names).
+pub fn mdir(img: &Path) -> Vec<String> {
+    run(Command::new("mdir").args(["-b", "-i", &fat(img), "::/"]))
+        .lines()
+        .map(|l| l.trim_start_matches("::/").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
