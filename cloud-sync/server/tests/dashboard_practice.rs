@@ -209,9 +209,10 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
     })
     .await
     .expect("a greeting");
+    // The owner chose initials: the lobby hears no more than the TV shows.
     assert_eq!(
         spoken,
-        "Hi Walter, welcome to Alpha Smiles. Take a seat, please."
+        "Hi W. W., welcome to Alpha Smiles. Take a seat, please."
     );
 
     // The page says the box holds the change.
