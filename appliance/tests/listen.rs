@@ -347,3 +347,45 @@ fn word_error_rate_counts_edits() {
     assert_eq!(wer("a b c d", "a b c"), 0.25);
     assert!(wer("Welcome, Dr. Lee", "welcome doctor lee") == 0.0);
 }
+
+/// `systemctl restart` in the middle of a busy lobby: the daemon is
+/// stopped (SIGTERM) 20 times while greetings are being synthesised and
+/// spoken (and, in five of the rounds, a spoken check-in is being
+/// transcribed), at a different moment each time; every stop must exit 0 (no SIGSEGV or SIGABRT from
+/// ONNX Runtime or whisper.cpp torn down under a running thread).
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_in_the_middle_of_greetings_and_a_transcription_exits_cleanly_every_time() {
+    let lobby = Lobby::new();
+    lobby.will_hear(speech::piper("Hi, I'm Peter Gregory, checking in."));
+    for round in 0..20u64 {
+        let mut d = lobby.daemon();
+        let base = d.base.clone();
+        // Every fourth round someone is also speaking to the kiosk (a stop
+        // then waits for that request: ~10 s, so not every round).
+        let speaking = round % 4 == 0;
+        let listening = tokio::spawn(async move {
+            if speaking {
+                let _ = client()
+                    .post(format!("{base}/kiosk/api/listen"))
+                    .timeout(Duration::from_secs(30))
+                    .send()
+                    .await;
+            }
+        });
+        for (first, last, dob) in [
+            ("Sarah", "Jones", "1985-04-23"),
+            ("José", "Núñez", "1979-11-02"),
+            ("Siobhán", "O'Brien", "1992-07-14"),
+        ] {
+            common::check_in(&d, first, last, dob, false).await;
+        }
+        // A different moment each round: 0 to 1.9 s into the burst.
+        tokio::time::sleep(Duration::from_millis(round * 100)).await;
+        let status = d.stop_within(Duration::from_secs(30));
+        assert!(
+            status.success(),
+            "round {round}: the daemon exited with {status}"
+        );
+        listening.abort();
+    }
+}

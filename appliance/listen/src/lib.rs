@@ -19,6 +19,7 @@ pub mod names;
 pub mod vad;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -292,6 +293,9 @@ fn transcribe_and_weigh(
 #[derive(Clone)]
 pub struct Asr {
     jobs: mpsc::Sender<Job>,
+    /// Disconnected once the recogniser's thread has ended (its sender is
+    /// dropped with the thread).
+    exited: Arc<Mutex<mpsc::Receiver<()>>>,
 }
 
 impl Asr {
@@ -314,10 +318,12 @@ impl Asr {
     ) -> Result<(Asr, mpsc::Receiver<Result<(), ListenError>>), ListenError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel();
+        let (exit_tx, exit_rx) = mpsc::channel::<()>();
         let model = model.to_path_buf();
         std::thread::Builder::new()
             .name("asr".into())
             .spawn(move || {
+                let _exit = exit_tx;
                 let mut t = match Transcriber::load(&model, threads) {
                     Ok(t) => {
                         let _ = ready_tx.send(Ok(()));
@@ -348,7 +354,25 @@ impl Asr {
                 }
             })
             .map_err(|e| ListenError::Transcribe(e.to_string()))?;
-        Ok((Asr { jobs: tx }, ready_rx))
+        Ok((
+            Asr {
+                jobs: tx,
+                exited: Arc::new(Mutex::new(exit_rx)),
+            },
+            ready_rx,
+        ))
+    }
+
+    /// Lets the recogniser finish the jobs in hand, then end; waits at
+    /// most `timeout` for its thread to be gone (whisper.cpp freed).
+    fn close_and_wait(self, timeout: Duration) -> bool {
+        let Asr { jobs, exited } = self;
+        drop(jobs);
+        let exited = exited.lock().unwrap_or_else(|p| p.into_inner());
+        matches!(
+            exited.recv_timeout(timeout),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        )
     }
 
     /// Queues a transcription; the answer arrives on the returned channel.
@@ -457,6 +481,8 @@ struct Inner {
     /// never spoken to does not carry the model's ~250 MB).
     asr: Mutex<Option<Asr>>,
     available: bool,
+    /// The box is stopping: no recogniser starts any more.
+    closed: AtomicBool,
     config: ListenConfig,
     busy: Mutex<()>,
     status: Mutex<ListenStatus>,
@@ -469,6 +495,7 @@ impl Listener {
             inner: Arc::new(Inner {
                 asr: Mutex::new(None),
                 available: false,
+                closed: AtomicBool::new(false),
                 status: Mutex::new(ListenStatus {
                     state: "off".into(),
                     reason: Some(reason.into()),
@@ -510,6 +537,7 @@ impl Listener {
             inner: Arc::new(Inner {
                 asr: Mutex::new(None),
                 available: true,
+                closed: AtomicBool::new(false),
                 status: Mutex::new(status),
                 config,
                 busy: Mutex::new(()),
@@ -520,12 +548,28 @@ impl Listener {
     /// The warm recogniser, starting it if this is the first utterance.
     fn recogniser(&self) -> Result<Asr, ListenError> {
         let mut slot = self.inner.asr.lock().unwrap_or_else(|p| p.into_inner());
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(ListenError::Off("the box is stopping".into()));
+        }
         if let Some(asr) = slot.as_ref() {
             return Ok(asr.clone());
         }
         let (asr, _ready) = Asr::spawn(&self.inner.config.model, self.inner.config.threads)?;
         *slot = Some(asr.clone());
         Ok(asr)
+    }
+
+    /// Stops voice in before the process exits: no utterance starts any
+    /// more, the recogniser finishes the one in hand and its thread ends,
+    /// so whisper.cpp is never mid-inference while the C and C++ runtimes
+    /// tear down. False if it took longer than `timeout`.
+    pub fn shutdown_and_wait(&self, timeout: Duration) -> bool {
+        let asr = {
+            let mut slot = self.inner.asr.lock().unwrap_or_else(|p| p.into_inner());
+            self.inner.closed.store(true, Ordering::SeqCst);
+            slot.take()
+        };
+        asr.is_none_or(|a| a.close_and_wait(timeout))
     }
 
     /// Forgets a recogniser that failed, so the next press tries again.
