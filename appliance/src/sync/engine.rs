@@ -78,6 +78,12 @@ pub fn spawn_with(
     let client = Client::new(&cred.link.cloud_url)?;
     let status = clinic.sync.clone();
     let generation = status.start();
+    // Until the cloud answers (it may be away), the config in use is the
+    // one stored in the replica.
+    let stored = clinic.practice().config.config_version;
+    if stored > 0 {
+        status.update(|s| s.config_version = Some(stored));
+    }
     // The engine touches the shared core, its own status and, through this
     // callback only, the desk's sessions.
     let sessions = Arc::clone(&clinic);

@@ -334,6 +334,48 @@ async fn box_works_offline_and_catches_up_after_a_cloud_restart() {
     b.stop().await;
 }
 
+/// Restarted while the cloud is away, the box says which config it serves
+/// (the one stored in its replica), not "none".
+#[tokio::test]
+async fn a_box_restarted_while_the_cloud_is_away_reports_the_config_it_serves() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let mut cloud = Cloud::start(&db);
+    let t = practice(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token(&pool, &t).await;
+    sync::enroll_box(dir.path(), &cloud.url, &tok, "box")
+        .await
+        .unwrap();
+    let b = start_box(dir.path());
+    let clinic = Arc::clone(&b.clinic);
+    eventually(Duration::from_secs(10), "config pulled", || {
+        let clinic = Arc::clone(&clinic);
+        async move {
+            let s = sync::status(&clinic).await;
+            s.online && s.config_version.is_some()
+        }
+    })
+    .await;
+    let serving = sync::status(&clinic).await.config_version;
+    b.stop().await;
+
+    cloud.kill();
+    let b = start_box(dir.path());
+    assert_eq!(sync::status(&b.clinic).await.config_version, serving);
+    let clinic = Arc::clone(&b.clinic);
+    eventually(Duration::from_secs(10), "box reports offline", || {
+        let clinic = Arc::clone(&clinic);
+        async move {
+            let s = sync::status(&clinic).await;
+            !s.online && s.last_error.is_some()
+        }
+    })
+    .await;
+    assert_eq!(sync::status(&clinic).await.config_version, serving);
+    b.stop().await;
+}
+
 #[tokio::test]
 async fn box_enrolls_at_first_start_from_a_provisioning_file() {
     let db = TestDb::create().await;
