@@ -108,6 +108,27 @@ async fn an_owner_changes_the_practice_and_the_box_greets_with_it() {
         html.contains("Hello Sarah, welcome to Alpha Smiles! Doctor Lee is almost ready."),
         "{html}"
     );
+    // With initials, the preview greets as the box will: by initials.
+    let (status, initials) = post(
+        &b,
+        &format!("{url}/practice"),
+        &form_of(
+            &csrf,
+            &[
+                ("action", "preview"),
+                ("name", "Alpha Smiles"),
+                ("welcome", greeting),
+                ("name_display", "initials"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{initials}");
+    let initials = unescape(&initials);
+    assert!(
+        initials.contains("Hello S. J., welcome to Alpha Smiles! Doctor Lee is almost ready."),
+        "{initials}"
+    );
     assert!(
         html.contains("data:image/svg+xml;base64,"),
         "a TV miniature"

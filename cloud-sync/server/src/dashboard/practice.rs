@@ -306,7 +306,11 @@ fn preview(
     values.insert("customer", terms.customer.clone());
     values.insert("appointment", terms.appointment.clone());
     values.insert("provider_word", terms.provider.clone());
-    values.insert("first_name", "Sarah".to_string());
+    // As the box greets: no more than the lobby's name mode shows.
+    values.insert(
+        "first_name",
+        settings.name_display.greet("Sarah", "Jones", 12),
+    );
     values.insert("provider", terms.provider_phrase(Some("Lee")));
     let shown = settings.name_display.show("Sarah", "Jones", 12);
     values.insert("display_name", shown.clone());
