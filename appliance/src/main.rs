@@ -410,28 +410,25 @@ async fn serve(opts: ServeOptions) -> Result<()> {
     // let it finish and close before the process exits and runs the
     // libraries' global destructors under it (a SIGSEGV on every stop).
     if let Some(voice) = clinic.voice.get().cloned() {
-        let stopped = tokio::task::spawn_blocking(move || {
-            voice.shutdown_and_wait(std::time::Duration::from_secs(10))
-        })
-        .await
-        .unwrap_or(false);
-        if !stopped {
-            tracing::warn!("the voice did not stop within 10 s");
-        }
+        join_native("the voice", move |t| voice.shutdown_and_wait(t)).await;
     }
     // The same for whisper.cpp, if it is transcribing.
     if let Some(ears) = clinic.listener.get().map(|l| l.ears.clone()) {
-        let stopped = tokio::task::spawn_blocking(move || {
-            ears.shutdown_and_wait(std::time::Duration::from_secs(10))
-        })
-        .await
-        .unwrap_or(false);
-        if !stopped {
-            tracing::warn!("voice in did not stop within 10 s");
-        }
+        join_native("voice in", move |t| ears.shutdown_and_wait(t)).await;
     }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Runs a native library's stop-and-wait off the runtime, bounded at 10 s.
+async fn join_native(what: &str, stop: impl FnOnce(std::time::Duration) -> bool + Send + 'static) {
+    let limit = std::time::Duration::from_secs(10);
+    let stopped = tokio::task::spawn_blocking(move || stop(limit))
+        .await
+        .unwrap_or(false);
+    if !stopped {
+        tracing::warn!("{what} did not stop within {limit:?}");
+    }
 }
 
 /// SIGTERM (systemd stop) and SIGINT (Ctrl-C), installed up front.

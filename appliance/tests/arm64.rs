@@ -82,16 +82,7 @@ async fn the_pi_package_runs_a_check_in_and_speaks_it_on_arm64() {
 
     // ALSA's default device: a raw file, as on a box without a speaker.
     let home = tempfile::tempdir().unwrap();
-    let raw = home.path().join("out.raw");
-    std::fs::write(
-        home.path().join(".asoundrc"),
-        format!(
-            "pcm.!default {{ type plug; slave {{ pcm \"filetap\"; format S16_LE; rate 16000; channels 1 }} }}\n\
-             pcm.filetap {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n",
-            raw.display()
-        ),
-    )
-    .unwrap();
+    let raw = common::file_speaker(home.path());
     // qemu-user 7.2 shows the guest this machine's (x86) /proc/cpuinfo, on
     // which ONNX Runtime's CPU detection dereferences NULL; a Pi's kernel
     // describes its cores. The emulator reads paths under `-L` first, so

@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use appliance::clinic::Clinic;
 use appliance::import::ImportedAppointment;
+use appliance::listen::VoiceIn;
 use appliance::listen::dialog::{self, Mode, Reply};
-use appliance::listen::{ListenConfig, Listener, VadSettings, VoiceIn};
 use appliance::store::{self, CheckinRow};
 
 struct Box_ {
@@ -42,17 +41,7 @@ async fn clinic_with(people: &[(&str, &str, i8)]) -> Box_ {
     })
     .await;
     // The conversation needs no model: these tests start from text.
-    let ears = VoiceIn::new(Listener::off(
-        "text only",
-        ListenConfig {
-            enabled: false,
-            model: PathBuf::from("unused"),
-            microphone: None,
-            threads: 1,
-            vad: VadSettings::default(),
-            debug_keep_audio: None,
-        },
-    ));
+    let ears = common::clinic::text_only_ears();
     Box_ {
         clinic: c.clinic,
         ears,

@@ -8,13 +8,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use appliance::checkin::{self, Outcome, PatientDetails};
 use appliance::display::hub::LobbyEvent;
 use appliance::import::ImportedAppointment;
 use appliance::listen::dialog::{self, Mode};
-use appliance::listen::{ListenConfig, Listener, VadSettings, VoiceIn};
 use appliance::store::{CheckinStatus, Method, NameDisplay};
 
 /// Everything the lobby saw or heard about her, as text.
@@ -93,17 +90,7 @@ async fn lobby_in(mode: NameDisplay) -> Lobby {
     tv.push(clinic.hub.snapshot().json.to_string());
 
     // Asked again at the kiosk, the box answers aloud.
-    let ears = VoiceIn::new(Listener::off(
-        "text only",
-        ListenConfig {
-            enabled: false,
-            model: PathBuf::from("unused"),
-            microphone: None,
-            threads: 1,
-            vad: VadSettings::default(),
-            debug_keep_audio: None,
-        },
-    ));
+    let ears = common::clinic::text_only_ears();
     let reply = dialog::respond(clinic, &ears, Mode::Kiosk, "I'm Sarah Jones, checking in.")
         .await
         .unwrap();
@@ -182,15 +169,7 @@ async fn ticket_mode_says_and_shows_only_the_ticket() {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_name_or_birth_date_reaches_a_log_line_at_any_level() {
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join(".asoundrc"),
-        format!(
-            "pcm.!default {{ type plug; slave {{ pcm \"filetap\"; format S16_LE; rate 16000; channels 1 }} }}\n\
-             pcm.filetap {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n",
-            home.path().join("out.raw").display()
-        ),
-    )
-    .unwrap();
+    common::file_speaker(home.path());
     let log_path = home.path().join("daemon.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sos-appliance"));

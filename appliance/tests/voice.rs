@@ -399,16 +399,7 @@ fn a_check_in_is_greeted_from_the_prewarmed_cache_then_called_and_billed() {
 fn the_alsa_device_hears_each_announcement_whole_in_priority_order() {
     let models = models_dir();
     let home = tempfile::tempdir().unwrap();
-    let raw = home.path().join("out.raw");
-    std::fs::write(
-        home.path().join(".asoundrc"),
-        format!(
-            "pcm.!default {{ type plug; slave {{ pcm \"filetap\"; format S16_LE; rate 16000; channels 1 }} }}\n\
-             pcm.filetap {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n",
-            raw.display()
-        ),
-    )
-    .unwrap();
+    let raw = common::file_speaker(home.path());
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "alsa_child", "--nocapture", "--test-threads=1"])
         .env("HOME", home.path())

@@ -51,3 +51,19 @@ pub async fn demo_practice_where(
     .unwrap();
     InProcess { clinic, dir, stop }
 }
+
+/// Voice in with no model or microphone: the conversation from text.
+pub fn text_only_ears() -> appliance::listen::VoiceIn {
+    use appliance::listen::{ListenConfig, Listener, VadSettings, VoiceIn};
+    VoiceIn::new(Listener::off(
+        "text only",
+        ListenConfig {
+            enabled: false,
+            model: std::path::PathBuf::from("unused"),
+            microphone: None,
+            threads: 1,
+            vad: VadSettings::default(),
+            debug_keep_audio: None,
+        },
+    ))
+}

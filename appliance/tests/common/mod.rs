@@ -387,3 +387,19 @@ pub fn db_path(dir: &Path) -> PathBuf {
 pub fn today() -> String {
     jiff::Zoned::now().date().to_string()
 }
+
+/// ALSA's default output as a raw file (16 kHz mono s16) for processes
+/// run with `HOME=home`, as on a box without a speaker; returns the file.
+pub fn file_speaker(home: &Path) -> PathBuf {
+    let raw = home.join("out.raw");
+    std::fs::write(
+        home.join(".asoundrc"),
+        format!(
+            "pcm.!default {{ type plug; slave {{ pcm \"filetap\"; format S16_LE; rate 16000; channels 1 }} }}\n\
+             pcm.filetap {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n",
+            raw.display()
+        ),
+    )
+    .unwrap();
+    raw
+}
