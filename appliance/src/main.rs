@@ -399,30 +399,44 @@ async fn serve(opts: ServeOptions) -> Result<()> {
     tracing::info!(%bound, "serving");
     appliance::service::ready(&format!("serving on {bound}"));
     appliance::service::spawn_watchdog(clinic.store.clone(), stop_rx);
+    let stopping = Arc::clone(&clinic);
     let shutdown = async move {
         signals.wait().await;
         appliance::service::stopping();
         tracing::info!("shutting down: finishing requests, closing the database");
         let _ = stop_tx.send(true);
+        // Whatever the voice and voice in are doing ends now, so that the
+        // requests waiting on them (a kiosk listening) answer while the
+        // web server drains.
+        if let Some(voice) = stopping.voice.get() {
+            voice.shutdown();
+        }
+        if let Some(voice_in) = stopping.listener.get() {
+            voice_in.ears.begin_shutdown();
+        }
     };
     web::server::serve(listener, Arc::clone(&clinic), shutdown).await?;
-    // The voice thread may be in the middle of a greeting (ONNX Runtime):
-    // let it finish and close before the process exits and runs the
-    // libraries' global destructors under it (a SIGSEGV on every stop).
-    if let Some(voice) = clinic.voice.get().cloned() {
-        join_native("the voice", move |t| voice.shutdown_and_wait(t)).await;
-    }
-    // The same for whisper.cpp, if it is transcribing.
-    if let Some(ears) = clinic.listener.get().map(|l| l.ears.clone()) {
-        join_native("voice in", move |t| ears.shutdown_and_wait(t)).await;
-    }
+    // The voice thread may be in the middle of a sentence (ONNX Runtime),
+    // whisper.cpp in the middle of a step: let both end and close before
+    // the process exits and runs the libraries' global destructors under
+    // them (a SIGSEGV on every stop). Side by side, so a stop stays well
+    // inside the unit's TimeoutStopSec=15.
+    let voice = clinic.voice.get().cloned();
+    let ears = clinic.listener.get().map(|l| l.ears.clone());
+    tokio::join!(
+        join_native("the voice", move |t| voice
+            .is_none_or(|v| v.shutdown_and_wait(t))),
+        join_native("voice in", move |t| ears
+            .is_none_or(|e| e.shutdown_and_wait(t))),
+    );
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-/// Runs a native library's stop-and-wait off the runtime, bounded at 10 s.
+/// Runs a native library's stop-and-wait off the runtime, bounded at 8 s
+/// (after at most web::server::DRAIN for open requests: 12 s in all).
 async fn join_native(what: &str, stop: impl FnOnce(std::time::Duration) -> bool + Send + 'static) {
-    let limit = std::time::Duration::from_secs(10);
+    let limit = std::time::Duration::from_secs(8);
     let stopped = tokio::task::spawn_blocking(move || stop(limit))
         .await
         .unwrap_or(false);

@@ -5,7 +5,8 @@
 //! biased with today's names.
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
@@ -67,6 +68,12 @@ pub struct Transcriber {
     /// are still in the state: [`Transcriber::weigh`] reads that audio and
     /// reuses the decoded prompt.
     transcribed: Option<String>,
+    /// Set when the box is stopping: whisper.cpp gives up the utterance in
+    /// hand between two of its steps, so a stop never waits for it.
+    stop: Arc<AtomicBool>,
+    /// What every transcription shares, built once: whisper-rs leaks the
+    /// abort callback it is given, so it is given one per model load.
+    params: FullParams<'static, 'static>,
 }
 
 /// The model the box runs: tiny.en with 8-bit matrices (about twice as fast
@@ -84,6 +91,16 @@ impl Transcriber {
     /// Loads the model (~0.2 s for tiny.en) and allocates its working state
     /// once, so every utterance after that starts warm.
     pub fn load(model: &Path, threads: usize) -> Result<Transcriber, ListenError> {
+        Transcriber::load_stoppable(model, threads, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// [`Transcriber::load`], ending every transcription early with
+    /// [`ListenError::Off`] once `stop` is set (the box is stopping).
+    pub fn load_stoppable(
+        model: &Path,
+        threads: usize,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Transcriber, ListenError> {
         if !model.is_file() {
             return Err(ListenError::ModelMissing(model.to_path_buf()));
         }
@@ -98,13 +115,20 @@ impl Transcriber {
         let state = ctx
             .create_state()
             .map_err(|e| ListenError::Model(model.to_path_buf(), e.to_string()))?;
+        let threads = threads.clamp(1, 8) as i32;
         Ok(Transcriber {
             ctx,
             state,
-            threads: threads.clamp(1, 8) as i32,
+            threads,
             model: model.to_path_buf(),
             transcribed: None,
+            params: shared_params(threads, Arc::clone(&stop)),
+            stop,
         })
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 
     pub fn model(&self) -> &Path {
@@ -130,34 +154,22 @@ impl Transcriber {
                 weighed: Weighed::default(),
             });
         }
-        let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        p.set_n_threads(self.threads);
-        p.set_language(Some("en"));
-        p.set_translate(false);
-        p.set_no_timestamps(true);
-        p.set_single_segment(true);
-        p.set_no_context(true);
-        p.set_suppress_blank(true);
-        p.set_suppress_nst(true);
-        p.set_temperature(0.0);
-        // No fallback re-decoding at higher temperatures: on a short
-        // utterance it mostly turns noise into invented words, slowly.
-        p.set_temperature_inc(0.0);
-        p.set_no_speech_thold(0.6);
+        if self.stopping() {
+            return Err(stopping());
+        }
+        let mut p = self.params.clone();
         // A person says about three words (four tokens) a second; more than
         // that is the decoder looping, which whisper does on short audio.
         p.set_max_tokens(max_tokens(samples.len()));
-        p.set_print_progress(false);
-        p.set_print_realtime(false);
-        p.set_print_special(false);
-        p.set_print_timestamps(false);
         p.set_audio_ctx(audio_ctx(samples.len()));
         if !prompt.is_empty() {
             p.set_initial_prompt(prompt);
         }
-        self.state
-            .full(p, samples)
-            .map_err(|e| ListenError::Transcribe(e.to_string()))?;
+        let done = self.state.full(p, samples);
+        if self.stopping() {
+            return Err(stopping());
+        }
+        done.map_err(|e| ListenError::Transcribe(e.to_string()))?;
         self.transcribed = Some(prompt.to_string());
         let mut text = String::new();
         let mut no_speech: f32 = 0.0;
@@ -175,6 +187,37 @@ impl Transcriber {
             weighed: Weighed::default(),
         })
     }
+}
+
+/// The decoding settings of every utterance, and the stop flag whisper.cpp
+/// polls between its steps.
+fn shared_params(threads: i32, stop: Arc<AtomicBool>) -> FullParams<'static, 'static> {
+    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    p.set_n_threads(threads);
+    p.set_language(Some("en"));
+    p.set_translate(false);
+    p.set_no_timestamps(true);
+    p.set_single_segment(true);
+    p.set_no_context(true);
+    p.set_suppress_blank(true);
+    p.set_suppress_nst(true);
+    p.set_temperature(0.0);
+    // No fallback re-decoding at higher temperatures: on a short
+    // utterance it mostly turns noise into invented words, slowly.
+    p.set_temperature_inc(0.0);
+    p.set_no_speech_thold(0.6);
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_special(false);
+    p.set_print_timestamps(false);
+    let abort: Box<dyn FnMut() -> bool> = Box::new(move || stop.load(Ordering::SeqCst));
+    p.set_abort_callback_safe::<_, Box<dyn FnMut() -> bool>>(Some(abort));
+    p
+}
+
+/// What an utterance cut short by a stop answers.
+pub(crate) fn stopping() -> ListenError {
+    ListenError::Off("the box is stopping".into())
 }
 
 impl Transcriber {

@@ -251,6 +251,9 @@ fn transcribe_and_weigh(
     {
         return Ok(heard);
     }
+    if t.stopping() {
+        return Err(asr::stopping());
+    }
     let started = Instant::now();
     let mut slots = names::slots(&heard.text, &expected.people).into_iter();
     if let Some(nearest) = slots.next() {
@@ -296,6 +299,9 @@ pub struct Asr {
     /// Disconnected once the recogniser's thread has ended (its sender is
     /// dropped with the thread).
     exited: Arc<Mutex<mpsc::Receiver<()>>>,
+    /// Set by [`Asr::stop`]: the utterance in hand and every queued one end
+    /// at once with [`ListenError::Off`].
+    stop: Arc<AtomicBool>,
 }
 
 impl Asr {
@@ -320,11 +326,13 @@ impl Asr {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (exit_tx, exit_rx) = mpsc::channel::<()>();
         let model = model.to_path_buf();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
         std::thread::Builder::new()
             .name("asr".into())
             .spawn(move || {
                 let _exit = exit_tx;
-                let mut t = match Transcriber::load(&model, threads) {
+                let mut t = match Transcriber::load_stoppable(&model, threads, stopped) {
                     Ok(t) => {
                         let _ = ready_tx.send(Ok(()));
                         t
@@ -345,7 +353,12 @@ impl Asr {
                 loop {
                     match rx.recv_timeout(memory::AFTER_IDLE) {
                         Ok((samples, expected, reply)) => {
-                            let _ = reply.send(transcribe_and_weigh(&mut t, &samples, &expected));
+                            let heard = if t.stopping() {
+                                Err(asr::stopping())
+                            } else {
+                                transcribe_and_weigh(&mut t, &samples, &expected)
+                            };
+                            let _ = reply.send(heard);
                             give_back.worked();
                         }
                         Err(mpsc::RecvTimeoutError::Timeout) => give_back.when_idle(),
@@ -358,15 +371,27 @@ impl Asr {
             Asr {
                 jobs: tx,
                 exited: Arc::new(Mutex::new(exit_rx)),
+                stop,
             },
             ready_rx,
         ))
     }
 
-    /// Lets the recogniser finish the jobs in hand, then end; waits at
-    /// most `timeout` for its thread to be gone (whisper.cpp freed).
+    /// Ends the utterance in hand and every queued one early (the box is
+    /// stopping); returns at once.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Stops the recogniser and waits at most `timeout` for its thread to
+    /// be gone (whisper.cpp freed).
     fn close_and_wait(self, timeout: Duration) -> bool {
-        let Asr { jobs, exited } = self;
+        self.stop();
+        let Asr { jobs, exited, .. } = self;
         drop(jobs);
         let exited = exited.lock().unwrap_or_else(|p| p.into_inner());
         matches!(
@@ -417,6 +442,9 @@ pub fn listen_once(
     // (speech start, last voiced) the speculative job was made for.
     let mut speculation: Option<((usize, usize), Pending)> = None;
     let end = loop {
+        if asr.stopping() {
+            return Err(asr::stopping());
+        }
         let chunk = match chunks.recv_timeout(chunk_timeout) {
             Ok(c) => c,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -549,7 +577,7 @@ impl Listener {
     fn recogniser(&self) -> Result<Asr, ListenError> {
         let mut slot = self.inner.asr.lock().unwrap_or_else(|p| p.into_inner());
         if self.inner.closed.load(Ordering::SeqCst) {
-            return Err(ListenError::Off("the box is stopping".into()));
+            return Err(asr::stopping());
         }
         if let Some(asr) = slot.as_ref() {
             return Ok(asr.clone());
@@ -564,12 +592,25 @@ impl Listener {
     /// so whisper.cpp is never mid-inference while the C and C++ runtimes
     /// tear down. False if it took longer than `timeout`.
     pub fn shutdown_and_wait(&self, timeout: Duration) -> bool {
+        self.begin_shutdown();
         let asr = {
             let mut slot = self.inner.asr.lock().unwrap_or_else(|p| p.into_inner());
             self.inner.closed.store(true, Ordering::SeqCst);
             slot.take()
         };
         asr.is_none_or(|a| a.close_and_wait(timeout))
+    }
+
+    /// The first half of [`Listener::shutdown_and_wait`], at once: no
+    /// utterance starts any more and the one being heard or transcribed
+    /// ends now, so the request waiting for it answers before the web
+    /// server closes.
+    pub fn begin_shutdown(&self) {
+        let slot = self.inner.asr.lock().unwrap_or_else(|p| p.into_inner());
+        self.inner.closed.store(true, Ordering::SeqCst);
+        if let Some(asr) = slot.as_ref() {
+            asr.stop();
+        }
     }
 
     /// Forgets a recogniser that failed, so the next press tries again.

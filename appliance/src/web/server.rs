@@ -221,17 +221,37 @@ async fn metrics(State(clinic): State<Arc<Clinic>>) -> Response {
         .into_response()
 }
 
-/// Serves until `shutdown` fires: in-flight requests finish, TVs are told
-/// the box is going away, then the database is closed cleanly.
+/// How long a stop waits for requests still open (a check-in being
+/// written, a page being sent) before it closes the database anyway.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Serves until `shutdown` fires: in-flight requests finish (for at most
+/// [`DRAIN`]), TVs are told the box is going away, then the database is
+/// closed cleanly.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     clinic: Arc<Clinic>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(clinic.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (fired, on_fire) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = fired.send(());
+    });
+    // A request that does not end (a client that never reads its answer)
+    // must not hold a stop past systemd's TimeoutStopSec and its SIGKILL.
+    let drained = async move {
+        if on_fire.await.is_ok() {
+            tokio::time::sleep(DRAIN).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = drained => tracing::warn!(after = ?DRAIN, "requests still open at stop; closing anyway"),
+    }
     clinic.store.close();
     Ok(())
 }
