@@ -30,6 +30,10 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    /// HTTPS with a certificate the clinic brings (PEM files).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub https_listen: Option<String>,
     /// A practice to serve when no cloud config has arrived yet.
     pub practice: Option<PracticeSeed>,
 }

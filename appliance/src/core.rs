@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::practice::{Practice, VerticalError};
 use crate::secrets::{BoxKey, SecretError};
 use crate::store::{self, CheckinStatus, Store, StoreError};
+use crate::web::https::HttpsStatus;
 
 /// The replica's file in the box's data directory.
 pub fn replica_path(data_dir: &Path) -> PathBuf {
@@ -53,6 +54,8 @@ pub struct Core {
     pub public_url: String,
     pub shutdown: watch::Receiver<bool>,
     pub started_at: std::time::Instant,
+    /// Whether phones reach the box over HTTPS, and if not, why.
+    https_status: RwLock<HttpsStatus>,
 }
 
 impl Core {
@@ -77,6 +80,7 @@ impl Core {
             practice: RwLock::new(Arc::new(practice)),
             hub,
             metrics: Metrics::new(),
+            https_status: RwLock::new(HttpsStatus::assumed(&public_url)),
             public_url,
             shutdown,
             started_at: std::time::Instant::now(),
@@ -88,6 +92,26 @@ impl Core {
             .read()
             .map(|p| Arc::clone(&p))
             .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    /// Phones and the desk reach the box over HTTPS (its own certificate,
+    /// or a TLS proxy in front): cookies are `Secure`, HSTS is sent.
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn https_status(&self) -> HttpsStatus {
+        self.https_status
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn set_https_status(&self, status: HttpsStatus) {
+        match self.https_status.write() {
+            Ok(mut s) => *s = status,
+            Err(p) => *p.into_inner() = status,
+        }
     }
 
     pub fn tenant_id(&self) -> String {

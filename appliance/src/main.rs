@@ -36,6 +36,16 @@ struct ServeArgs {
     /// Base URL printed in QR codes and pairing links (e.g. the box's mDNS name).
     #[arg(long, env = "SOS_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Serve every page over HTTPS with this PEM certificate (chain); plain
+    /// HTTP then only redirects. Needs --tls-key.
+    #[arg(long, env = "SOS_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SOS_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Address to serve HTTPS on when the box holds a certificate.
+    #[arg(long, env = "SOS_HTTPS_LISTEN")]
+    https_listen: Option<String>,
     /// Check-ins one client (IP address) may send per minute.
     #[arg(long, env = "SOS_CHECKIN_RATE_PER_MINUTE", default_value_t = appliance::web::limits::DEFAULT_CHECKINS_PER_MINUTE)]
     checkin_rate_per_minute: u32,
@@ -238,6 +248,12 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|| "0.0.0.0:8080".into());
     let listen = config::parse_listen(&listen)?;
     let public_url = args.public_url.or(file.public_url);
+    let tls = TlsArgs {
+        cert: args.tls_cert.or(file.tls_cert),
+        key: args.tls_key.or(file.tls_key),
+        listen: args.https_listen.or(file.https_listen),
+    }
+    .load(public_url.as_deref())?;
     // First boot of a flashed box: enroll from its provisioning file and pull
     // the practice before serving.
     prepare_dir(&data_dir)?;
@@ -249,6 +265,7 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
         data_dir,
         listen,
         public_url,
+        tls,
         checkins_per_minute: args.checkin_rate_per_minute,
         note: None,
         cast: args.cast,
@@ -262,6 +279,12 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
 async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from("demo-data"));
     let listen = config::parse_listen(args.listen.as_deref().unwrap_or("0.0.0.0:8080"))?;
+    let tls = TlsArgs {
+        cert: args.tls_cert,
+        key: args.tls_key,
+        listen: args.https_listen,
+    }
+    .load(args.public_url.as_deref())?;
     let store = open_seeded(&data_dir, Some(demo::practice()))?;
     let key = BoxKey::load_or_create(&appliance::core::key_path(&data_dir))?;
     let tenant = store
@@ -295,6 +318,7 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
         data_dir,
         listen,
         public_url: args.public_url,
+        tls,
         checkins_per_minute: args.checkin_rate_per_minute,
         note: Some(note),
         cast: args.cast,
@@ -310,6 +334,7 @@ struct ServeOptions {
     data_dir: PathBuf,
     listen: SocketAddr,
     public_url: Option<String>,
+    tls: Option<Tls>,
     checkins_per_minute: u32,
     /// Printed under the URLs (the demo's PIN and patients).
     note: Option<String>,
@@ -326,6 +351,7 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         data_dir,
         listen,
         public_url,
+        tls,
         checkins_per_minute,
         note,
         cast,
@@ -339,20 +365,48 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
-    let public_url = public_url.unwrap_or_else(|| {
-        if bound.ip().is_unspecified() {
-            format!("http://localhost:{}", bound.port())
-        } else {
-            format!("http://{bound}")
-        }
-    });
+    let https = match tls {
+        Some(tls) => Some((
+            tokio::net::TcpListener::bind(tls.listen)
+                .await
+                .with_context(|| format!("--https-listen: cannot listen on {}", tls.listen))?,
+            tls,
+        )),
+        None => None,
+    };
+    let public_url = match &https {
+        Some((l, tls)) => web::https::public_url(
+            &tls.certificate,
+            public_url.as_deref(),
+            l.local_addr()?.port(),
+            &tls.cert_path,
+        )?,
+        None => public_url.unwrap_or_else(|| {
+            if bound.ip().is_unspecified() {
+                format!("http://localhost:{}", bound.port())
+            } else {
+                format!("http://{bound}")
+            }
+        }),
+    };
     let clinic: Arc<Clinic> = Clinic::open(
         data_dir,
         public_url.clone(),
         appliance::web::limits::RateLimits::new(checkins_per_minute.max(1)),
         stop_rx.clone(),
     )?;
-    let cast_config = appliance::cast::CastConfig::from_args(&cast, bound.port())?;
+    let https = https.map(|(listener, tls)| {
+        clinic.set_https_status(web::https::HttpsStatus::of(&tls.certificate, &public_url));
+        web::server::Https {
+            listener,
+            certificate: tls.certificate,
+        }
+    });
+    let mut cast_config = appliance::cast::CastConfig::from_args(&cast, bound.port())?;
+    // A TV cast to over HTTPS loads the page by the certificate's name.
+    if https.is_some() && cast_config.base_url.is_none() {
+        cast_config.base_url = Some(public_url.clone());
+    }
     let mdns = cast.mdns_enabled(mdns_default);
     appliance::cast::start(
         &clinic.core,
@@ -389,6 +443,9 @@ async fn serve(opts: ServeOptions) -> Result<()> {
     let signals = Signals::install()?;
     // Machine-readable first line for scripts and tests.
     println!("listening on http://{bound}");
+    if let Some(h) = &https {
+        println!("serving HTTPS on {}", h.listener.local_addr()?);
+    }
     println!("  practice:     {}", practice.config.name);
     println!("  check-in:     {checkin_url}");
     println!("  lobby TV:     {public_url}/tv");
@@ -415,7 +472,7 @@ async fn serve(opts: ServeOptions) -> Result<()> {
             voice_in.ears.begin_shutdown();
         }
     };
-    web::server::serve(listener, Arc::clone(&clinic), shutdown).await?;
+    web::server::serve(listener, Arc::clone(&clinic), https, shutdown).await?;
     // The voice thread may be in the middle of a sentence (ONNX Runtime),
     // whisper.cpp in the middle of a step: let both end and close before
     // the process exits and runs the libraries' global destructors under
@@ -442,6 +499,44 @@ async fn join_native(what: &str, stop: impl FnOnce(std::time::Duration) -> bool 
         .unwrap_or(false);
     if !stopped {
         tracing::warn!("{what} did not stop within {limit:?}");
+    }
+}
+
+/// `--tls-cert`, `--tls-key`, `--https-listen` (flags or config file).
+struct TlsArgs {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    listen: Option<String>,
+}
+
+/// A certificate checked, and where to serve it.
+struct Tls {
+    certificate: web::https::Certificate,
+    cert_path: PathBuf,
+    listen: SocketAddr,
+}
+
+impl TlsArgs {
+    /// The certificate checked, if one was given: before anything is
+    /// written, a bad one stops the start with the flag it came from.
+    fn load(self, public_url: Option<&str>) -> Result<Option<Tls>> {
+        let Some(certificate) = web::https::load_given(self.cert.as_deref(), self.key.as_deref())?
+        else {
+            return Ok(None);
+        };
+        let cert_path = self.cert.unwrap_or_default();
+        if public_url.is_some() {
+            // The name phones will be sent to must be the certificate's.
+            web::https::public_url(&certificate, public_url, 0, &cert_path)?;
+        }
+        let listen =
+            config::parse_listen(self.listen.as_deref().unwrap_or(web::https::DEFAULT_LISTEN))
+                .context("--https-listen")?;
+        Ok(Some(Tls {
+            certificate,
+            cert_path,
+            listen,
+        }))
     }
 }
 

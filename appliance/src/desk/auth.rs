@@ -363,8 +363,10 @@ pub async fn login(
                 })
                 .await?;
             let token = clinic.sessions.create(&s.staff_id, &s.name);
-            let cookie =
-                format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
+            let secure = if clinic.https() { "; Secure" } else { "" };
+            let cookie = format!(
+                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200{secure}"
+            );
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
         }
         None => {
@@ -411,7 +413,8 @@ pub async fn logout(State(clinic): State<Arc<Clinic>>, headers: HeaderMap) -> Re
     if let Some(token) = cookie_value(&headers) {
         clinic.sessions.remove(&token);
     }
-    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let secure = if clinic.https() { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/desk/login")).into_response()
 }
 

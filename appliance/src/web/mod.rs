@@ -10,6 +10,7 @@
 //! and wraps every route in the same layers.
 
 pub mod error;
+pub mod https;
 pub mod limits;
 pub mod server;
 pub mod templates;
@@ -64,7 +65,8 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// The address this client reached us by (IP or mDNS name), for links it
-/// will show; falls back to the configured public URL.
+/// will show; falls back to the configured public URL, whose scheme it
+/// keeps (with HTTPS on, every page is reached over HTTPS).
 pub fn base_url(headers: &HeaderMap, fallback: &str) -> String {
     headers
         .get(header::HOST)
@@ -75,6 +77,13 @@ pub fn base_url(headers: &HeaderMap, fallback: &str) -> String {
                 && h.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
         })
-        .map(|h| format!("http://{h}"))
+        .map(|h| {
+            let scheme = if fallback.starts_with("https://") {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{h}")
+        })
         .unwrap_or_else(|| fallback.trim_end_matches('/').to_string())
 }

@@ -35,7 +35,10 @@ pub fn router(clinic: Arc<Clinic>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(refuse_oversize))
         .layer(middleware::from_fn_with_state(clinic.clone(), observe))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            clinic.clone(),
+            security_headers,
+        ))
         .with_state(clinic)
 }
 
@@ -116,9 +119,15 @@ async fn observe(State(clinic): State<Arc<Clinic>>, req: Request, next: Next) ->
     resp
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(State(clinic): State<Arc<Clinic>>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if clinic.https() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(super::https::HSTS),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -198,6 +207,7 @@ async fn healthz(State(clinic): State<Arc<Clinic>>) -> Response {
                 "sync": sync,
                 "voice": clinic.voice.get().map(|v| v.status()),
                 "listen": clinic.listen_status(),
+                "https": clinic.https_status(),
                 "uptime_s": clinic.started_at.elapsed().as_secs(),
             })),
         )
@@ -225,33 +235,93 @@ async fn metrics(State(clinic): State<Arc<Clinic>>) -> Response {
 /// written, a page being sent) before it closes the database anyway.
 pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(4);
 
+/// HTTPS for every page, and what plain HTTP is left to do.
+pub struct Https {
+    pub listener: tokio::net::TcpListener,
+    pub certificate: super::https::Certificate,
+}
+
 /// Serves until `shutdown` fires: in-flight requests finish (for at most
 /// [`DRAIN`]), TVs are told the box is going away, then the database is
-/// closed cleanly.
+/// closed cleanly. With `https`, the pages are served there and `listener`
+/// (plain HTTP) answers only `/healthz` and redirects.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     clinic: Arc<Clinic>,
+    https: Option<Https>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(clinic.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let (fired, on_fire) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let (fire, fired) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         shutdown.await;
-        let _ = fired.send(());
+        let _ = fire.send(true);
     });
+    let app = router(clinic.clone());
+    let served = match https {
+        None => serve_http(listener, app, fired).await,
+        Some(Https {
+            listener: tls_listener,
+            certificate,
+        }) => {
+            let health = Router::new()
+                .route("/healthz", get(healthz))
+                .with_state(clinic.clone());
+            let redirect = super::https::redirect_routes(health, clinic.public_url.clone());
+            let (plain, secure) = tokio::join!(
+                serve_http(listener, redirect, fired.clone()),
+                serve_https(tls_listener, app, certificate, fired),
+            );
+            plain.and(secure)
+        }
+    };
+    clinic.store.close();
+    served
+}
+
+/// Resolves once the stop has been asked for.
+async fn stop_asked(mut fired: tokio::sync::watch::Receiver<bool>) {
+    let _ = fired.wait_for(|stop| *stop).await;
+}
+
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    fired: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop_asked(fired.clone()));
     // A request that does not end (a client that never reads its answer)
     // must not hold a stop past systemd's TimeoutStopSec and its SIGKILL.
     let drained = async move {
-        if on_fire.await.is_ok() {
-            tokio::time::sleep(DRAIN).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
+        stop_asked(fired).await;
+        tokio::time::sleep(DRAIN).await;
     };
     tokio::select! {
-        served = server => served?,
-        _ = drained => tracing::warn!(after = ?DRAIN, "requests still open at stop; closing anyway"),
+        served = server => served,
+        _ = drained => {
+            tracing::warn!(after = ?DRAIN, "requests still open at stop; closing anyway");
+            Ok(())
+        }
     }
-    clinic.store.close();
-    Ok(())
+}
+
+async fn serve_https(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    certificate: super::https::Certificate,
+    fired: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        stop_asked(fired).await;
+        stopper.graceful_shutdown(Some(DRAIN));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, certificate.config)?
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod clinic;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,10 @@ pub struct Daemon {
     child: Option<Child>,
     pub base: String,
     pub checkin_url: String,
+    /// The check-in link as the daemon printed it (its public URL).
+    pub printed_checkin_url: String,
+    /// Where HTTPS is served, when the box holds a certificate.
+    pub https: Option<std::net::SocketAddr>,
     pub dir: tempfile::TempDir,
 }
 
@@ -75,8 +80,12 @@ impl Daemon {
         let mut lines = BufReader::new(stdout).lines();
         let mut base = String::new();
         let mut checkin_url = String::new();
+        let mut https = None;
         for line in lines.by_ref() {
             let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("serving HTTPS on ") {
+                https = rest.trim().parse().ok();
+            }
             if let Some(rest) = line.strip_prefix("listening on ") {
                 base = rest.trim().to_string();
             }
@@ -98,7 +107,9 @@ impl Daemon {
         Daemon {
             child: Some(child),
             checkin_url: format!("{base}{path}"),
+            printed_checkin_url: checkin_url,
             base,
+            https,
             dir,
         }
     }

@@ -537,6 +537,7 @@ async fn phone_checkin_on_a_serving_box_reaches_the_cloud() {
     let server = tokio::spawn(appliance::web::server::serve(
         listener,
         Arc::clone(&clinic),
+        None,
         async move {
             let _ = stop_rx2.changed().await;
         },
@@ -653,6 +654,7 @@ async fn staff_removed_in_the_cloud_are_removed_from_the_box_and_signed_out() {
     let web = tokio::spawn(appliance::web::server::serve(
         listener,
         Arc::clone(&b.clinic),
+        None,
         std::future::pending(),
     ));
 

@@ -187,7 +187,7 @@ async fn box_process_syncs_with_a_cloud_serving_https() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_ca(certs.path(), &["localhost", "127.0.0.1"]);
+    let (ca, cert, key) = tls::private_ca(certs.path(), &["localhost", "127.0.0.1"]);
 
     // A certificate that does not fit its key: sos-cloud says so and stops.
     let out = Command::new(env!("CARGO_BIN_EXE_sos-cloud"))

@@ -139,7 +139,7 @@ async fn a_flashed_box_sets_itself_up_enrolls_once_and_survives_a_power_cut() {
     // knows it by, from a CA the bundle gives the box.
     let certs = tempfile::tempdir().unwrap();
     let guest_ip = GUEST_CLOUD.split(':').next().unwrap();
-    let (ca, cert, key) = private_ca(certs.path(), &[guest_ip]);
+    let (ca, cert, key) = tls::private_ca(certs.path(), &[guest_ip]);
     let ca_pem = std::fs::read_to_string(&ca).unwrap();
     let cloud = Cloud::start_with(
         &db,
