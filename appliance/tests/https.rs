@@ -89,24 +89,14 @@ async fn with_a_certificate_every_page_is_served_over_https_and_plain_http_redir
         .unwrap();
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("; Secure"), "{cookie}");
-    let today: Value = phone
-        .get(format!("{origin}/desk/api/today"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let today = common::get_json_by(&phone, &format!("{origin}/desk/api/today")).await;
     assert!(
         today.to_string().contains("Sarah"),
         "the desk sees the check-in: {today}"
     );
 
     // Plain HTTP: only a redirect to the same page over HTTPS...
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let plain = common::client();
     let r = plain
         .get(d.url(&format!("/c/{path}")))
         .send()
@@ -121,14 +111,7 @@ async fn with_a_certificate_every_page_is_served_over_https_and_plain_http_redir
         format!("{origin}/desk/login").as_str()
     );
     // ...and the health check, which says HTTPS is on and until when.
-    let health: Value = plain
-        .get(d.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = common::get_json(&d.url("/healthz")).await;
     assert_eq!(health["https"]["on"], true, "{health}");
     assert_eq!(health["https"]["name"], NAME, "{health}");
     assert!(health["https"]["expires"].is_string(), "{health}");
@@ -192,33 +175,26 @@ fn a_bad_certificate_stops_the_start_with_the_flag_to_fix() {
     assert!(e.contains("do not go together"), "{e}");
     let e = refused(s, &["--tls-cert", "/nonexistent.pem", "--tls-key", key]);
     assert!(e.contains("cannot read /nonexistent.pem"), "{e}");
-    let e = refused(
-        s,
-        &[
-            "--tls-cert",
-            cert,
-            "--tls-key",
-            key,
-            "--public-url",
+    for (public_url, says) in [
+        (
             "https://elsewhere.test",
-        ],
-    );
-    assert!(
-        e.contains("the certificate is for box.test, not for elsewhere.test"),
-        "{e}"
-    );
-    let e = refused(
-        s,
-        &[
-            "--tls-cert",
-            cert,
-            "--tls-key",
-            key,
-            "--public-url",
-            "http://box.test",
-        ],
-    );
-    assert!(e.contains("must start with https://"), "{e}");
+            "the certificate is for box.test, not for elsewhere.test",
+        ),
+        ("http://box.test", "must start with https://"),
+    ] {
+        let e = refused(
+            s,
+            &[
+                "--tls-cert",
+                cert,
+                "--tls-key",
+                key,
+                "--public-url",
+                public_url,
+            ],
+        );
+        assert!(e.contains(says), "{e}");
+    }
     // Nothing was written for a start that was refused.
     assert!(!s.join("data").exists());
 }

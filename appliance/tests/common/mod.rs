@@ -202,14 +202,12 @@ pub async fn events_waiting(d: &Daemon) -> i64 {
 }
 
 pub async fn get_json(url: &str) -> Value {
-    client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json_by(&client(), url).await
+}
+
+/// GET a JSON document with `c` (its cookies, its trusted roots).
+pub async fn get_json_by(c: &reqwest::Client, url: &str) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 /// Pulls `name="x" value="…"` out of a page.
