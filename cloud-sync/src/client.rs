@@ -227,6 +227,43 @@ impl Client {
         decode(raw.status, &raw.body)
     }
 
+    /// `GET /v1/certificate`: the box's name and its latest certificate.
+    pub async fn certificate(
+        &self,
+        device: &Device,
+    ) -> Result<wire::CertificateResponse, ClientError> {
+        let raw = self
+            .send_signed(
+                device,
+                "GET",
+                wire::PATH_CERTIFICATE,
+                Vec::new(),
+                Duration::from_secs(30),
+            )
+            .await?;
+        decode(raw.status, &raw.body)
+    }
+
+    /// `POST /v1/certificate`: a certificate for the key in the request.
+    /// The cloud orders it from its CA while the request waits.
+    pub async fn request_certificate(
+        &self,
+        device: &Device,
+        request: &wire::CertificateRequest,
+    ) -> Result<wire::CertificateResponse, ClientError> {
+        let body = serde_json::to_vec(request).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let raw = self
+            .send_signed(
+                device,
+                "POST",
+                wire::PATH_CERTIFICATE,
+                body,
+                Duration::from_secs(180),
+            )
+            .await?;
+        decode(raw.status, &raw.body)
+    }
+
     /// Sends a signed request and returns the raw answer, whatever its status.
     pub async fn send_signed(
         &self,

@@ -21,6 +21,7 @@ pub const PATH_ENROLL: &str = "/v1/enroll";
 pub const PATH_CONFIG: &str = "/v1/config";
 pub const PATH_EVENTS: &str = "/v1/events";
 pub const PATH_REPORT: &str = "/v1/report";
+pub const PATH_CERTIFICATE: &str = "/v1/certificate";
 
 /// Most events in one `POST /v1/events`.
 pub const MAX_EVENTS_PER_BATCH: usize = 1000;
@@ -223,6 +224,39 @@ pub struct ReportResponse {
     pub protocol: u32,
 }
 
+/// `POST /v1/certificate`: the box asks for a publicly trusted certificate
+/// for its own name ([`CertificateResponse::name`]), so phones on the
+/// clinic Wi-Fi reach it over HTTPS. The box keeps its private key; the
+/// cloud answers the ACME DNS-01 challenge for it (the box never holds DNS
+/// credentials) and points the name at the box's LAN address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CertificateRequest {
+    /// A PKCS#10 request (PEM) for exactly the box's name.
+    pub csr_pem: String,
+    /// The box's addresses on the clinic's network (private IPv4 or IPv6
+    /// unique-local), which its name is to resolve to.
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
+/// Answer to `GET` and `POST /v1/certificate`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CertificateResponse {
+    pub protocol: u32,
+    /// The box's own name (`<device>.<tenant>.<edge domain>`).
+    pub name: String,
+    /// The latest certificate issued for it; `None` before the first.
+    pub certificate: Option<IssuedCertificate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IssuedCertificate {
+    /// The chain, leaf first (PEM).
+    pub chain_pem: String,
+    /// Validity, Unix milliseconds.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
 /// Body of every 4xx/5xx answer: a stable machine code and plain words.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBody {
@@ -244,6 +278,8 @@ pub mod codes {
     pub const FORBIDDEN: &str = "forbidden";
     pub const CONFLICT: &str = "conflict";
     pub const INTERNAL: &str = "internal";
+    /// This cloud does not issue box certificates.
+    pub const NOT_ISSUED: &str = "not_issued";
 }
 
 /// Checks a batch before anything is written: size, ids, order, and each

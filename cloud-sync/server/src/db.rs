@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "log_in_as",
         include_str!("../migrations/0011_log_in_as.sql"),
     ),
+    (
+        12,
+        "box_certificates",
+        include_str!("../migrations/0012_box_certificates.sql"),
+    ),
 ];
 
 /// The schema version this build migrates to.

@@ -3,6 +3,7 @@
 //! * [`api`]: the sync HTTP API, where a box's request enters (enroll,
 //!   config long-poll, events) and is authenticated.
 //! * [`devices`]: enrollment and the check of every signed request.
+//! * [`certificates`]: each box's own HTTPS certificate (ACME DNS-01).
 //! * [`config`]: config down, one snapshot per answer.
 //! * [`ingest`]: events up, recorded once and applied.
 //! * [`onboarding`]: Stripe's webhook, where a paying owner's clinic
@@ -24,6 +25,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api;
+pub mod certificates;
 pub mod config;
 pub mod dashboard;
 pub mod db;
@@ -65,6 +67,9 @@ pub struct ServeOptions {
     /// The dashboard's base URL as owners and boxes reach it (the boxes
     /// page tells installers to enroll against it).
     pub public_url: Option<String>,
+    /// Boxes' certificates; `None`: `/v1/certificate` answers that this
+    /// cloud does not issue them (boxes stay on plain HTTP).
+    pub certificates: Option<Arc<certificates::Issuer>>,
 }
 
 /// Connects, migrates, and serves the API on `listener` until `shutdown`
@@ -83,7 +88,12 @@ pub async fn serve(
         mailer,
         behind_https,
         public_url,
+        certificates,
     } = options;
+    // One process-wide TLS provider: a workspace build links both ring
+    // (the box's) and aws-lc-rs, and a client that asks rustls for "the
+    // default" (the ACME client's) would otherwise panic. Already set: fine.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let secure_cookies = behind_https || tls.is_some();
     // A bad certificate is found before anything else starts.
     let tls = match tls {
@@ -132,6 +142,7 @@ pub async fn serve(
         onboarding,
         secure_cookies,
         public_url,
+        certificates,
     });
     let app = api::router(Arc::clone(&state))
         .merge(onboarding::http::routes().with_state(Arc::clone(&state)))

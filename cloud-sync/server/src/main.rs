@@ -44,6 +44,8 @@ enum Command {
         stripe: StripeArgs,
         #[command(flatten)]
         email: EmailArgs,
+        #[command(flatten)]
+        certificates: CertificateArgs,
     },
     /// Apply migrations and exit.
     Migrate,
@@ -159,6 +161,75 @@ impl EmailArgs {
             &self.email_from,
             &public,
         )?))
+    }
+}
+
+/// Boxes' own HTTPS certificates, ordered through ACME DNS-01
+/// (docs/data.md, "What travels where").
+#[derive(clap::Args)]
+struct CertificateArgs {
+    /// The ACME directory the certificates are ordered from (Let's
+    /// Encrypt: https://acme-v02.api.letsencrypt.org/directory). Without
+    /// it boxes are told this cloud issues no certificates.
+    #[arg(long, env = "SOS_ACME_DIRECTORY")]
+    acme_directory: Option<String>,
+    /// A root certificate (PEM) to trust for the ACME directory's own
+    /// HTTPS, for a private or test CA such as Pebble.
+    #[arg(long, env = "SOS_ACME_ROOT")]
+    acme_root: Option<PathBuf>,
+    /// Contact address for the ACME account (an email address).
+    #[arg(long, env = "SOS_ACME_CONTACT")]
+    acme_contact: Option<String>,
+    /// The domain boxes get their names under: `<box>.<tenant>.<edge domain>`.
+    #[arg(long, env = "SOS_EDGE_DOMAIN")]
+    edge_domain: Option<String>,
+    /// The management API of the DNS serving the edge domain, where the
+    /// boxes' addresses and the ACME challenges are published.
+    #[arg(long, env = "SOS_DNS_API")]
+    dns_api: Option<String>,
+}
+
+impl CertificateArgs {
+    fn issuer(self) -> Result<Option<std::sync::Arc<cloud_server::certificates::Issuer>>> {
+        use cloud_server::certificates::{Issuer, acme::Ca, dns::Dns};
+        let Some(directory) = self.acme_directory.filter(|d| !d.trim().is_empty()) else {
+            return Ok(None);
+        };
+        if !directory.starts_with("https://") {
+            bail!("--acme-directory must be an https:// URL");
+        }
+        let Some(edge) = self.edge_domain else {
+            bail!(
+                "--edge-domain is needed with --acme-directory: it is where boxes get their names"
+            );
+        };
+        let Some(api) = self.dns_api else {
+            bail!(
+                "--dns-api is needed with --acme-directory: the DNS-01 challenges are answered there"
+            );
+        };
+        if let Some(root) = &self.acme_root
+            && !root.is_file()
+        {
+            bail!("--acme-root: no file at {}", root.display());
+        }
+        let contact = self.acme_contact.map(|c| {
+            if c.starts_with("mailto:") {
+                c
+            } else {
+                format!("mailto:{c}")
+            }
+        });
+        let ca = Ca {
+            directory,
+            root: self.acme_root,
+            contact,
+        };
+        Ok(Some(std::sync::Arc::new(Issuer::new(
+            ca,
+            Dns::new(&api)?,
+            &edge,
+        )?)))
     }
 }
 
@@ -360,6 +431,7 @@ async fn run(cli: Cli) -> Result<()> {
             tls_key,
             stripe,
             email,
+            certificates,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(cloud_server::TlsFiles { cert, key }),
@@ -378,6 +450,7 @@ async fn run(cli: Cli) -> Result<()> {
                 public_url: email.public_url.clone(),
                 mailer: email.mailer()?,
                 behind_https,
+                certificates: certificates.issuer()?,
             };
             serve(&url, &listen, options).await?;
         }

@@ -97,3 +97,21 @@ impl From<DeviceError> for ApiError {
         ApiError::new(status, code, e.to_string())
     }
 }
+
+impl From<crate::certificates::CertError> for ApiError {
+    fn from(e: crate::certificates::CertError) -> Self {
+        use crate::certificates::CertError;
+        match e {
+            CertError::Db(d) => d.into(),
+            CertError::BadRequest(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, codes::BAD_REQUEST, m)
+            }
+            // The CA or the DNS failing is the cloud's trouble: the box
+            // keeps what it has and asks again later.
+            CertError::Acme(_) | CertError::Dns(_) => {
+                tracing::warn!(error = %e, "box certificate");
+                ApiError::new(StatusCode::BAD_GATEWAY, codes::INTERNAL, e.to_string())
+            }
+        }
+    }
+}

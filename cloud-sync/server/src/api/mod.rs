@@ -5,6 +5,8 @@
 //! | `POST /v1/enroll` | [`enroll`] | a provisioning token for a device credential ([`crate::devices`]) |
 //! | `GET /v1/config` | [`config`] | the tenant's config, long-polled ([`crate::config`]) |
 //! | `POST /v1/events` | [`events`] | check-ins, statuses and usage up ([`crate::ingest`]) |
+//! | `POST /v1/report` | [`report`] | the box's state, for the owner's boxes page |
+//! | `GET`/`POST /v1/certificate` | [`certificate`], [`new_certificate`] | the box's name and HTTPS certificate ([`crate::certificates`]) |
 //!
 //! Every request passes [`signed::Versioned`] or [`signed::Signed`] first
 //! (protocol, size, signature, revocation, nonce, tenant); the handlers
@@ -55,6 +57,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// `--public-url`, when given.
     pub public_url: Option<String>,
+    /// Boxes' certificates, when this cloud issues them.
+    pub certificates: Option<Arc<crate::certificates::Issuer>>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -63,6 +67,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(wire::PATH_CONFIG, get(config))
         .route(wire::PATH_EVENTS, post(events))
         .route(wire::PATH_REPORT, post(report))
+        .route(
+            wire::PATH_CERTIFICATE,
+            get(certificate).post(new_certificate),
+        )
         .route("/healthz", get(healthz))
         .fallback(not_found)
         // The extractors read the body as bytes and refuse oversize ones
@@ -221,5 +229,50 @@ async fn events(
         acked: batch.events.iter().map(|e| e.event_id.clone()).collect(),
         applied,
         duplicates,
+    }))
+}
+
+// -------------------------------------------------------------- certificate
+
+fn issuer(state: &AppState) -> ApiResult<&crate::certificates::Issuer> {
+    state.certificates.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            codes::NOT_ISSUED,
+            "this cloud does not issue box certificates; the box stays on plain HTTP \
+             unless the clinic gives it a certificate of its own",
+        )
+    })
+}
+
+/// The box's name and the certificate the cloud last issued for it.
+async fn certificate(
+    State(state): State<Arc<AppState>>,
+    req: Signed,
+) -> ApiResult<axum::Json<wire::CertificateResponse>> {
+    let issuer = issuer(&state)?;
+    let held = crate::certificates::held(&state.pool, &req.device).await?;
+    Ok(axum::Json(wire::CertificateResponse {
+        protocol: PROTOCOL_VERSION,
+        name: issuer.name_for(&req.device),
+        certificate: held,
+    }))
+}
+
+/// A certificate for the box's own key, ordered from the CA now (or the
+/// one just issued for that key).
+async fn new_certificate(
+    State(state): State<Arc<AppState>>,
+    req: Signed,
+) -> ApiResult<axum::Json<wire::CertificateResponse>> {
+    let issuer = issuer(&state)?;
+    let ask: wire::CertificateRequest = req.json("the certificate request")?;
+    let issued = issuer
+        .issue(&state.pool, &req.device, &ask.csr_pem, &ask.addresses)
+        .await?;
+    Ok(axum::Json(wire::CertificateResponse {
+        protocol: PROTOCOL_VERSION,
+        name: issuer.name_for(&req.device),
+        certificate: Some(issued),
     }))
 }

@@ -2,6 +2,7 @@
 //! (run `scripts/postgres.sh` to get one) and real `sos-cloud` processes.
 #![allow(dead_code)]
 
+pub mod acme;
 pub mod box_process;
 pub mod chaos;
 pub mod dashboard;
