@@ -4,7 +4,7 @@
 # API that sends its own signed webhooks, and `aiosmtpd`, an SMTP sink the
 # tests read delivered emails from; and from Debian, `pebble` (Let's
 # Encrypt's ACME test server, with `pebble-challtestsrv` as the DNS it
-# validates in) and `dig`, for the boxes' certificates. All run on loopback
+# validates in), `dig` and `certutil`, for the boxes' certificates. All run on loopback
 # only. Idempotent.
 set -euo pipefail
 
@@ -19,6 +19,8 @@ as_root() {
 need_apt=()
 command -v pebble >/dev/null 2>&1 || need_apt+=(pebble)
 command -v dig >/dev/null 2>&1 || need_apt+=(bind9-dnsutils)
+# certutil: the browser test trusts Pebble's root in Chromium's NSS store.
+command -v certutil >/dev/null 2>&1 || need_apt+=(libnss3-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup-cloud-peers: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -278,6 +278,11 @@ async function main() {
     const text = await visibleText(desk);
     assert(text.includes("Bright Smile Dental"), "desk does not show the practice name");
     assert(!(await isShown(desk, "#login-error")), "error still shown after signing in");
+    // The demo box has no certificate: the desk says phones are not
+    // reached securely, and why.
+    await until(() => isShown(desk, "#https-notice"), "desk says how phones reach the box");
+    const https = (await desk.textContent("#https-notice")).trim();
+    assert(https.startsWith("Not secure:") && https.includes("plain HTTP"), `https notice: ${https}`);
   });
 
   await check("b3. desk pairs the TV; TV switches to the branded lobby", async () => {

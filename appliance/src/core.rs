@@ -50,8 +50,11 @@ pub struct Core {
     pub hub: Hub,
     pub metrics: Metrics,
     /// Base URL printed in QR codes and pairing links, e.g.
-    /// `http://bright-smile-sos.local:8080`.
-    pub public_url: String,
+    /// `http://bright-smile-sos.local:8080`; the HTTPS name once the box
+    /// serves HTTPS (see [`Core::public_url`]).
+    public_url: RwLock<String>,
+    /// The box itself serves HTTPS now: plain HTTP only redirects.
+    serving_https: std::sync::atomic::AtomicBool,
     pub shutdown: watch::Receiver<bool>,
     pub started_at: std::time::Instant,
     /// Whether phones reach the box over HTTPS, and if not, why.
@@ -81,7 +84,8 @@ impl Core {
             hub,
             metrics: Metrics::new(),
             https_status: RwLock::new(HttpsStatus::assumed(&public_url)),
-            public_url,
+            public_url: RwLock::new(public_url),
+            serving_https: Default::default(),
             shutdown,
             started_at: std::time::Instant::now(),
         })
@@ -94,24 +98,37 @@ impl Core {
             .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
+    /// Where phones, TVs and the desk reach the box: what QR codes,
+    /// pairing links and redirects carry.
+    pub fn public_url(&self) -> String {
+        read(&self.public_url)
+    }
+
     /// Phones and the desk reach the box over HTTPS (its own certificate,
     /// or a TLS proxy in front): cookies are `Secure`, HSTS is sent.
     pub fn https(&self) -> bool {
-        self.public_url.starts_with("https://")
+        self.public_url().starts_with("https://")
+    }
+
+    /// The box serves HTTPS itself, at `public_url`; plain HTTP redirects
+    /// there from now on.
+    pub fn serve_https_at(&self, public_url: String, status: HttpsStatus) {
+        write(&self.public_url, public_url);
+        self.set_https_status(status);
+        self.serving_https
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn serving_https(&self) -> bool {
+        self.serving_https.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn https_status(&self) -> HttpsStatus {
-        self.https_status
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        read(&self.https_status)
     }
 
     pub fn set_https_status(&self, status: HttpsStatus) {
-        match self.https_status.write() {
-            Ok(mut s) => *s = status,
-            Err(p) => *p.into_inner() = status,
-        }
+        write(&self.https_status, status);
     }
 
     pub fn tenant_id(&self) -> String {
@@ -148,6 +165,20 @@ impl Core {
         }
         self.hub.practice_changed(view, queue);
         Ok(())
+    }
+}
+
+/// A lock's value, poisoned or not (its writers cannot leave it torn).
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read()
+        .map(|v| v.clone())
+        .unwrap_or_else(|p| p.into_inner().clone())
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    match lock.write() {
+        Ok(mut v) => *v = value,
+        Err(p) => *p.into_inner() = value,
     }
 }
 

@@ -334,7 +334,7 @@ struct ServeOptions {
     data_dir: PathBuf,
     listen: SocketAddr,
     public_url: Option<String>,
-    tls: Option<Tls>,
+    tls: Tls,
     checkins_per_minute: u32,
     /// Printed under the URLs (the demo's PIN and patients).
     note: Option<String>,
@@ -365,23 +365,34 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
-    let https = match tls {
-        Some(tls) => Some((
-            tokio::net::TcpListener::bind(tls.listen)
-                .await
-                .with_context(|| format!("--https-listen: cannot listen on {}", tls.listen))?,
-            tls,
-        )),
-        None => None,
+    // HTTPS with the clinic's own certificate, bound now; or, for an
+    // enrolled box, with its own certificate from the cloud once it has
+    // one (unless HTTPS is a proxy's job: an https:// public URL).
+    let credential = appliance::sync::Credential::load(data_dir)?;
+    let own = tls.certificate.is_some();
+    let from_cloud = !own
+        && credential.is_some()
+        && !public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+    let https_listener = if own {
+        let l = tokio::net::TcpListener::bind(tls.listen)
+            .await
+            .with_context(|| format!("--https-listen: cannot listen on {}", tls.listen))?;
+        Some(web::server::HttpsListener::Bound(l))
+    } else if from_cloud {
+        Some(web::server::HttpsListener::Later(tls.listen))
+    } else {
+        None
     };
-    let public_url = match &https {
-        Some((l, tls)) => web::https::public_url(
-            &tls.certificate,
-            public_url.as_deref(),
-            l.local_addr()?.port(),
-            &tls.cert_path,
-        )?,
-        None => public_url.unwrap_or_else(|| {
+    let https_bound = match &https_listener {
+        Some(web::server::HttpsListener::Bound(l)) => Some(l.local_addr()?),
+        _ => None,
+    };
+    let given_url = public_url.clone();
+    let public_url = match (&tls.certificate, https_bound) {
+        (Some(c), Some(addr)) => web::https::public_url(c, public_url.as_deref(), addr.port())?,
+        _ => public_url.unwrap_or_else(|| {
             if bound.ip().is_unspecified() {
                 format!("http://localhost:{}", bound.port())
             } else {
@@ -395,16 +406,30 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         appliance::web::limits::RateLimits::new(checkins_per_minute.max(1)),
         stop_rx.clone(),
     )?;
-    let https = https.map(|(listener, tls)| {
-        clinic.set_https_status(web::https::HttpsStatus::of(&tls.certificate, &public_url));
-        web::server::Https {
-            listener,
-            certificate: tls.certificate,
-        }
+    if let Some(c) = &tls.certificate {
+        // Plain HTTP redirects from the first request on.
+        clinic.serve_https_at(
+            public_url.clone(),
+            web::https::HttpsStatus::of(c, &public_url),
+        );
+    }
+    let (certificates, certificates_rx) = watch::channel(tls.certificate.clone());
+    let https = https_listener.map(|listener| web::server::Https {
+        listener,
+        certificates: certificates_rx,
+        public_url: if own { given_url } else { None },
     });
+    if from_cloud && let Some(cred) = credential {
+        appliance::sync::certificate::spawn(
+            Arc::clone(&clinic.core),
+            cred,
+            data_dir,
+            certificates,
+        )?;
+    }
     let mut cast_config = appliance::cast::CastConfig::from_args(&cast, bound.port())?;
     // A TV cast to over HTTPS loads the page by the certificate's name.
-    if https.is_some() && cast_config.base_url.is_none() {
+    if own && cast_config.base_url.is_none() {
         cast_config.base_url = Some(public_url.clone());
     }
     let mdns = cast.mdns_enabled(mdns_default);
@@ -443,8 +468,8 @@ async fn serve(opts: ServeOptions) -> Result<()> {
     let signals = Signals::install()?;
     // Machine-readable first line for scripts and tests.
     println!("listening on http://{bound}");
-    if let Some(h) = &https {
-        println!("serving HTTPS on {}", h.listener.local_addr()?);
+    if let Some(addr) = https_bound {
+        println!("serving HTTPS on {addr}");
     }
     println!("  practice:     {}", practice.config.name);
     println!("  check-in:     {checkin_url}");
@@ -509,34 +534,30 @@ struct TlsArgs {
     listen: Option<String>,
 }
 
-/// A certificate checked, and where to serve it.
+/// Where HTTPS is served, and the clinic's own certificate if one was given.
 struct Tls {
-    certificate: web::https::Certificate,
-    cert_path: PathBuf,
+    certificate: Option<web::https::Certificate>,
     listen: SocketAddr,
 }
 
 impl TlsArgs {
     /// The certificate checked, if one was given: before anything is
     /// written, a bad one stops the start with the flag it came from.
-    fn load(self, public_url: Option<&str>) -> Result<Option<Tls>> {
-        let Some(certificate) = web::https::load_given(self.cert.as_deref(), self.key.as_deref())?
-        else {
-            return Ok(None);
-        };
-        let cert_path = self.cert.unwrap_or_default();
-        if public_url.is_some() {
+    fn load(self, public_url: Option<&str>) -> Result<Tls> {
+        let certificate = web::https::load_given(self.cert.as_deref(), self.key.as_deref())?;
+        if let Some(c) = &certificate
+            && public_url.is_some()
+        {
             // The name phones will be sent to must be the certificate's.
-            web::https::public_url(&certificate, public_url, 0, &cert_path)?;
+            web::https::public_url(c, public_url, 0)?;
         }
         let listen =
             config::parse_listen(self.listen.as_deref().unwrap_or(web::https::DEFAULT_LISTEN))
                 .context("--https-listen")?;
-        Ok(Some(Tls {
+        Ok(Tls {
             certificate,
-            cert_path,
             listen,
-        }))
+        })
     }
 }
 

@@ -94,6 +94,9 @@ async fn with_a_certificate_every_page_is_served_over_https_and_plain_http_redir
         today.to_string().contains("Sarah"),
         "the desk sees the check-in: {today}"
     );
+    // The desk says how phones reach the box.
+    assert_eq!(today["https"]["on"], true, "{today}");
+    assert_eq!(today["https"]["name"], "box.test", "{today}");
 
     // Plain HTTP: only a redirect to the same page over HTTPS...
     let plain = common::client();
@@ -197,4 +200,103 @@ fn a_bad_certificate_stops_the_start_with_the_flag_to_fix() {
     }
     // Nothing was written for a start that was refused.
     assert!(!s.join("data").exists());
+}
+
+/// A TV paired over plain HTTP, before the box had a certificate: once
+/// the box serves HTTPS, the TV's socket on plain HTTP hears only where
+/// to go, with a one-time grant that pairs it again over HTTPS by itself
+/// (its token lives in the old origin's storage). No lobby data crosses
+/// in clear, and staff do nothing.
+#[tokio::test]
+async fn a_tv_paired_over_plain_http_moves_to_https_by_itself() {
+    use futures_util::{SinkExt, StreamExt};
+    use rustls::pki_types::pem::PemObject;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let d = Daemon::demo();
+    let staff = common::sign_in(&d).await;
+    let (tv, token, _) = common::paired_tv(&d, &staff).await;
+    drop(tv);
+    let dir = d.into_dir();
+    let scratch = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = common::tls::private_ca(scratch.path(), &[NAME]);
+    let d = Daemon::demo_in(
+        dir,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--https-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let at = d.https.expect("serving HTTPS");
+
+    let mut plain = common::ws(&d.ws_url("/tv/ws")).await;
+    common::hello(&mut plain, Some(&token)).await;
+    let moved = common::next_json(&mut plain, 5).await;
+    assert_eq!(moved["type"], "moved", "{moved}");
+    let url = moved["url"].as_str().unwrap();
+    let prefix = format!("https://{NAME}:{}/tv?grant=", at.port());
+    assert!(url.starts_with(&prefix), "{url}");
+    let grant = &url[prefix.len()..];
+    // Nothing else on the plain socket: it closes.
+    let rest = tokio::time::timeout(Duration::from_secs(5), plain.next()).await;
+    assert!(
+        matches!(rest, Ok(None | Some(Ok(Message::Close(_))) | Some(Err(_)))),
+        "{rest:?}"
+    );
+
+    // Over HTTPS the grant pairs it again, under its name, with the lobby.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(&ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(at).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(NAME.try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut secure, _) =
+        tokio_tungstenite::client_async(format!("wss://{NAME}:{}/tv/ws", at.port()), tls)
+            .await
+            .unwrap();
+    let hello = serde_json::json!({"type": "hello", "grant": grant}).to_string();
+    secure.send(Message::Text(hello.into())).await.unwrap();
+    let mut kinds = Vec::new();
+    let mut paired = Value::Null;
+    while !kinds.iter().any(|k| k == "snapshot") {
+        let m = tokio::time::timeout(Duration::from_secs(5), secure.next())
+            .await
+            .expect("a frame over HTTPS")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "paired" {
+                paired = v.clone();
+            }
+            kinds.push(v["type"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    assert_eq!(kinds[0], "paired", "{kinds:?}");
+    assert_eq!(paired["name"], "Lobby", "{paired}");
+    assert_ne!(paired["token"].as_str().unwrap(), token);
+    // The grant is spent, and the old pairing is gone.
+    let mut again = common::ws(&d.ws_url("/tv/ws")).await;
+    common::hello(&mut again, Some(&token)).await;
+    let moved = common::next_json(&mut again, 5).await;
+    assert_eq!(
+        moved["url"],
+        format!("https://{NAME}:{}/tv", at.port()),
+        "{moved}"
+    );
 }

@@ -41,14 +41,15 @@ export async function fitsThePhone(page) {
   return !(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth));
 }
 
-/// Runs `body(browser, newPage)` in Chromium within `seconds`; prints "ok"
-/// or the reason and sets the exit code. `newPage(options)` opens a page
-/// whose CSP violations fail the run.
-export async function run(body, seconds = 60) {
+/// Runs `body(browser, newPage)` in Chromium (with `args` more on its
+/// command line) within `seconds`; prints "ok" or the reason and sets the
+/// exit code. `newPage(options)` opens a page whose CSP violations fail
+/// the run.
+export async function run(body, seconds = 60, args = []) {
   const watchdog = setTimeout(() => { console.error("timed out"); process.exit(1); }, seconds * 1000);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_BIN || "/usr/bin/chromium",
-    args: ["--no-sandbox"],
+    args: ["--no-sandbox", ...args],
   });
   const csp = [];
   const newPage = async (options) => {

@@ -147,6 +147,7 @@ pub async fn today(_staff: StaffApi, State(clinic): State<Arc<Clinic>>) -> WebRe
         "queue": queue,
         "displays": displays,
         "sync": crate::sync::status(&clinic).await,
+        "https": clinic.https_status(),
     }))
     .into_response())
 }

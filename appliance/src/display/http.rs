@@ -70,11 +70,50 @@ pub async fn tv_ws(
     ws: WebSocketUpgrade,
     State(clinic): State<Arc<Clinic>>,
     headers: HeaderMap,
+    plain: Option<axum::Extension<crate::web::https::PlainHttp>>,
 ) -> Response {
-    let base = crate::web::base_url(&headers, &clinic.public_url);
-    ws.max_message_size(4096)
-        .on_upgrade(move |socket| tv_session(socket, clinic, base))
+    let ws = ws.max_message_size(4096);
+    if plain.is_some() {
+        return ws
+            .on_upgrade(move |socket| move_to_https(socket, clinic))
+            .into_response();
+    }
+    let base = crate::web::base_url(&headers, &clinic.public_url());
+    ws.on_upgrade(move |socket| tv_session(socket, clinic, base))
         .into_response()
+}
+
+/// A TV on plain HTTP while the box serves HTTPS: no lobby data here, only
+/// where to go. A paired TV gets a one-time grant that pairs it again over
+/// HTTPS under its name, replacing its old pairing; staff do nothing.
+async fn move_to_https(mut socket: WebSocket, clinic: Arc<Clinic>) {
+    let hello = match tokio::time::timeout(Duration::from_secs(10), socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<Hello>(&t).ok(),
+        _ => None,
+    };
+    let Some(hello) = hello.filter(|h| h.kind == "hello") else {
+        return;
+    };
+    let mut url = format!("{}/tv", clinic.public_url());
+    if let Some(token) = hello.token.filter(|t| !t.is_empty() && t.len() < 200) {
+        let (tenant, h) = (clinic.tenant_id(), token_hash(&token));
+        if let Ok(Some(d)) = clinic
+            .store
+            .read(move |c| store::display_by_token_hash(c, &tenant, &h))
+            .await
+        {
+            let grant = clinic.cast.grants.issue(
+                &format!("https:{}", d.display_id),
+                &d.name,
+                Some(d.display_id.clone()),
+            );
+            url = format!("{url}?grant={grant}");
+            tracing::info!(display = %d.display_id, "TV moving to HTTPS");
+        }
+    }
+    let frame = json!({"type": "moved", "url": url});
+    let _ = send_text(&mut socket, &frame.to_string()).await;
+    let _ = socket.send(Message::Close(None)).await;
 }
 
 #[derive(serde::Deserialize)]

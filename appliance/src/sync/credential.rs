@@ -55,7 +55,7 @@ impl Credential {
 }
 
 /// Writes `bytes` to `path` atomically, readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
     let tmp: PathBuf = path.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut opts = std::fs::OpenOptions::new();

@@ -189,7 +189,7 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
 }
 
 /// Sleeps `d`; true when the clinic is shutting down instead.
-async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+pub(super) async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     if *stop.borrow() {
         return true;
     }

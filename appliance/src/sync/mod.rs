@@ -7,10 +7,14 @@
 //! * [`provision`]: `sos-appliance enroll`, and enrollment at first start
 //!   from a provisioning file written by the flashing tool.
 //!
+//! * [`certificate`]: the box's own HTTPS certificate, asked of the cloud
+//!   and renewed.
+//!
 //! [`status`] reports the sync state for `/healthz` and the desk page;
 //! [`report`] tells the cloud how the box is, for the owner's boxes page.
 
 pub mod apply;
+pub mod certificate;
 pub mod credential;
 pub mod engine;
 pub mod provision;

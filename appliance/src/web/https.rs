@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use rustls::pki_types::pem::PemObject;
@@ -60,12 +59,27 @@ pub enum HttpsError {
 }
 
 /// A certificate and its key, checked, ready to serve.
+#[derive(Clone)]
 pub struct Certificate {
-    pub config: axum_server::tls_rustls::RustlsConfig,
+    pub config: Arc<rustls::ServerConfig>,
     /// The DNS names it is valid for, in its own order.
     pub names: Vec<String>,
+    pub not_before: jiff::Timestamp,
     /// When browsers stop trusting it.
     pub not_after: jiff::Timestamp,
+    /// The file it was read from.
+    pub source: PathBuf,
+}
+
+impl Certificate {
+    /// When to ask for the next one: at two thirds of its life, as Let's
+    /// Encrypt advises, which leaves a third (a month of a 90-day
+    /// certificate) for retries.
+    pub fn renew_at(&self) -> jiff::Timestamp {
+        let life = self.not_after.as_millisecond() - self.not_before.as_millisecond();
+        jiff::Timestamp::from_millisecond(self.not_before.as_millisecond() + life * 2 / 3)
+            .unwrap_or(self.not_before)
+    }
 }
 
 /// What `/healthz` and the desk say about the connection phones use.
@@ -79,6 +93,10 @@ pub struct HttpsStatus {
     /// Why the box serves plain HTTP, in words for the front desk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// While on: why the certificate could not be renewed (it is still
+    /// served until it expires).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<String>,
 }
 
 impl HttpsStatus {
@@ -91,16 +109,23 @@ impl HttpsStatus {
                 name: host_of(public_url).map(str::to_string),
                 expires: None,
                 reason: None,
+                renewal: None,
             };
         }
+        HttpsStatus::plain(
+            "this box has no certificate, so phones and the desk reach it over plain HTTP on the clinic Wi-Fi \
+             (enroll it with the cloud, or give it one with --tls-cert)",
+        )
+    }
+
+    /// Plain HTTP, and why.
+    pub fn plain(reason: impl Into<String>) -> HttpsStatus {
         HttpsStatus {
             on: false,
             name: None,
             expires: None,
-            reason: Some(
-                "no certificate yet: phones and the desk reach the box over plain HTTP on the clinic Wi-Fi"
-                    .into(),
-            ),
+            reason: Some(reason.into()),
+            renewal: None,
         }
     }
 
@@ -110,6 +135,7 @@ impl HttpsStatus {
             name: host_of(public_url).map(str::to_string),
             expires: Some(cert.not_after.to_string()),
             reason: None,
+            renewal: None,
         }
     }
 }
@@ -136,36 +162,72 @@ pub fn load(cert_path: &Path, key_path: &Path) -> Result<Certificate, HttpsError
     let chain = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| HttpsError::BadCertificate(cert_path.to_path_buf(), e.to_string()))?;
-    let leaf = chain
-        .first()
-        .ok_or_else(|| HttpsError::NoCertificate(cert_path.to_path_buf()))?;
-    let (names, not_after) = names_and_expiry(leaf)
-        .map_err(|e| HttpsError::BadCertificate(cert_path.to_path_buf(), e))?;
+    if chain.is_empty() {
+        return Err(HttpsError::NoCertificate(cert_path.to_path_buf()));
+    }
     let key = PrivateKeyDer::from_pem_file(key_path)
         .map_err(|e| HttpsError::KeyUnreadable(key_path.to_path_buf(), e.to_string()))?;
-    // The box's own provider, whatever else the build links (the cloud's
-    // crates bring another one into a workspace build).
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mismatch = |reason: String| HttpsError::Mismatch {
-        cert: cert_path.to_path_buf(),
-        key: key_path.to_path_buf(),
-        reason,
-    };
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| mismatch(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| mismatch(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Certificate {
-        config: axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config)),
-        names,
-        not_after,
+    assemble(chain, key, cert_path).map_err(|e| match e {
+        Unusable::Certificate(e) => HttpsError::BadCertificate(cert_path.to_path_buf(), e),
+        Unusable::Mismatch(reason) => HttpsError::Mismatch {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+            reason,
+        },
     })
 }
 
-fn names_and_expiry(leaf: &CertificateDer<'_>) -> Result<(Vec<String>, jiff::Timestamp), String> {
+/// A chain and its key from one PEM text (the box's certificate from the
+/// cloud, kept with its key in one file, `source`, so both change at once).
+pub fn from_pem(pem: &[u8], source: &Path) -> Result<Certificate, String> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if chain.is_empty() {
+        return Err("no certificate in it".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| format!("no private key: {e}"))?;
+    assemble(chain, key, source).map_err(|e| match e {
+        Unusable::Certificate(e) | Unusable::Mismatch(e) => e,
+    })
+}
+
+enum Unusable {
+    Certificate(String),
+    Mismatch(String),
+}
+
+fn assemble(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    source: &Path,
+) -> Result<Certificate, Unusable> {
+    let leaf = chain
+        .first()
+        .ok_or_else(|| Unusable::Certificate("no certificate".into()))?;
+    let (names, not_before, not_after) = names_and_validity(leaf).map_err(Unusable::Certificate)?;
+    // The box's own provider, whatever else the build links (the cloud's
+    // crates bring another one into a workspace build).
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Unusable::Mismatch(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| Unusable::Mismatch(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Certificate {
+        config: Arc::new(config),
+        names,
+        not_before,
+        not_after,
+        source: source.to_path_buf(),
+    })
+}
+
+type Validity = (Vec<String>, jiff::Timestamp, jiff::Timestamp);
+
+fn names_and_validity(leaf: &CertificateDer<'_>) -> Result<Validity, String> {
     use x509_parser::extensions::GeneralName;
     let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| e.to_string())?;
     let names = cert
@@ -182,9 +244,14 @@ fn names_and_expiry(leaf: &CertificateDer<'_>) -> Result<(Vec<String>, jiff::Tim
                 .collect()
         })
         .unwrap_or_default();
-    let not_after = jiff::Timestamp::from_second(cert.validity().not_after.timestamp())
-        .map_err(|e| e.to_string())?;
-    Ok((names, not_after))
+    let at = |t: x509_parser::time::ASN1Time| {
+        jiff::Timestamp::from_second(t.timestamp()).map_err(|e| e.to_string())
+    };
+    Ok((
+        names,
+        at(cert.validity().not_before)?,
+        at(cert.validity().not_after)?,
+    ))
 }
 
 /// The HTTPS address phones are sent to: `--public-url` if given (it must
@@ -194,7 +261,6 @@ pub fn public_url(
     cert: &Certificate,
     given: Option<&str>,
     port: u16,
-    cert_path: &Path,
 ) -> Result<String, HttpsError> {
     if let Some(url) = given {
         let url = url.trim_end_matches('/');
@@ -215,7 +281,7 @@ pub fn public_url(
         .names
         .iter()
         .find(|n| !n.starts_with("*."))
-        .ok_or_else(|| HttpsError::NoName(cert_path.to_path_buf()))?;
+        .ok_or_else(|| HttpsError::NoName(cert.source.clone()))?;
     Ok(match port {
         443 => format!("https://{name}"),
         p => format!("https://{name}:{p}"),
@@ -242,17 +308,33 @@ fn covers(name: &str, host: &str) -> bool {
     }
 }
 
-/// The plain HTTP port once HTTPS is on: `/healthz` for monitors and the
-/// watchdog's users, and a redirect to the same page over HTTPS for the
-/// rest (308 keeps the method, so a form posted to an old link is posted
-/// again over HTTPS rather than lost).
-pub fn redirect_routes(healthz: Router, https_url: String) -> Router {
-    let https_url = Arc::new(https_url);
-    healthz.fallback(move |uri: Uri| {
-        let https_url = Arc::clone(&https_url);
-        async move { redirect(&https_url, &uri) }
-    })
+/// The plain HTTP port once the box serves HTTPS: `/healthz` for monitors,
+/// and a redirect to the same page over HTTPS for the rest (308 keeps the
+/// method, so a form posted to an old link is posted again over HTTPS
+/// rather than lost, and never applied from the plain request).
+///
+/// A lobby TV paired over plain HTTP before the box had its certificate
+/// reconnects its socket there (`/tv/ws`): it is let through, marked
+/// [`PlainHttp`], and told where it moved, with a one-time grant that pairs
+/// it again over HTTPS (its token is in the old origin's storage).
+pub async fn redirect_plain(
+    axum::extract::State(core): axum::extract::State<Arc<crate::core::Core>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !core.serving_https() || req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    if req.uri().path() == "/tv/ws" {
+        req.extensions_mut().insert(PlainHttp);
+        return next.run(req).await;
+    }
+    redirect(&core.public_url(), req.uri())
 }
+
+/// The request came over plain HTTP while the box serves HTTPS.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainHttp;
 
 fn redirect(https_url: &str, uri: &Uri) -> Response {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());

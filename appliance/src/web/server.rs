@@ -14,9 +14,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use tokio::sync::watch;
+
 use super::error::{WebError, rejection_message};
+use super::https::{Certificate, HttpsStatus};
 use super::{MAX_BODY, WebResult, templates};
 use crate::clinic::Clinic;
+use crate::core::Core;
 use crate::{checkin, desk, display, store};
 
 pub fn router(clinic: Arc<Clinic>) -> Router {
@@ -235,23 +239,37 @@ async fn metrics(State(clinic): State<Arc<Clinic>>) -> Response {
 /// written, a page being sent) before it closes the database anyway.
 pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(4);
 
-/// HTTPS for every page, and what plain HTTP is left to do.
+/// HTTPS for every page, once the box holds a certificate.
 pub struct Https {
-    pub listener: tokio::net::TcpListener,
-    pub certificate: super::https::Certificate,
+    pub listener: HttpsListener,
+    /// The certificate to serve, as it changes: the clinic's own (given
+    /// at start, never changes) or the box's own from the cloud (arrives
+    /// after enrollment, renewed in place).
+    pub certificates: watch::Receiver<Option<Certificate>>,
+    /// `--public-url`, checked against the clinic's own certificate.
+    pub public_url: Option<String>,
+}
+
+pub enum HttpsListener {
+    /// Bound at start (the clinic's own certificate: a port in use stops
+    /// the start, naming the flag).
+    Bound(tokio::net::TcpListener),
+    /// Bound when the first certificate arrives.
+    Later(SocketAddr),
 }
 
 /// Serves until `shutdown` fires: in-flight requests finish (for at most
 /// [`DRAIN`]), TVs are told the box is going away, then the database is
-/// closed cleanly. With `https`, the pages are served there and `listener`
-/// (plain HTTP) answers only `/healthz` and redirects.
+/// closed cleanly. With `https`, the pages move there as soon as it has a
+/// certificate, and `listener` (plain HTTP) then answers only `/healthz`
+/// and redirects.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     clinic: Arc<Clinic>,
     https: Option<Https>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (fire, fired) = tokio::sync::watch::channel(false);
+    let (fire, fired) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = fire.send(true);
@@ -259,17 +277,14 @@ pub async fn serve(
     let app = router(clinic.clone());
     let served = match https {
         None => serve_http(listener, app, fired).await,
-        Some(Https {
-            listener: tls_listener,
-            certificate,
-        }) => {
-            let health = Router::new()
-                .route("/healthz", get(healthz))
-                .with_state(clinic.clone());
-            let redirect = super::https::redirect_routes(health, clinic.public_url.clone());
+        Some(https) => {
+            let plain = app.clone().layer(middleware::from_fn_with_state(
+                clinic.core.clone(),
+                super::https::redirect_plain,
+            ));
             let (plain, secure) = tokio::join!(
-                serve_http(listener, redirect, fired.clone()),
-                serve_https(tls_listener, app, certificate, fired),
+                serve_http(listener, plain, fired.clone()),
+                serve_https(https, app, &clinic.core, fired),
             );
             plain.and(secure)
         }
@@ -308,19 +323,71 @@ async fn serve_http(
     }
 }
 
+/// Waits for the first certificate, then serves HTTPS with it and swaps
+/// in each renewal (open connections keep the one they started with).
 async fn serve_https(
-    listener: tokio::net::TcpListener,
+    https: Https,
     app: Router,
-    certificate: super::https::Certificate,
-    fired: tokio::sync::watch::Receiver<bool>,
+    core: &Arc<Core>,
+    fired: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let Https {
+        listener,
+        mut certificates,
+        public_url,
+    } = https;
+    let first = tokio::select! {
+        c = certificates.wait_for(Option::is_some) => c.ok().and_then(|c| c.clone()),
+        _ = stop_asked(fired.clone()) => None,
+    };
+    let Some(first) = first else { return Ok(()) };
+    let listener = match listener {
+        HttpsListener::Bound(l) => l,
+        HttpsListener::Later(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "cannot serve HTTPS");
+                core.set_https_status(HttpsStatus::plain(format!(
+                    "the box has a certificate but cannot listen on {addr} ({e}); set --https-listen"
+                )));
+                return Ok(());
+            }
+        },
+    };
+    let port = listener.local_addr()?.port();
+    let url_of = move |c: &Certificate| super::https::public_url(c, public_url.as_deref(), port);
+    match url_of(&first) {
+        Ok(url) => {
+            core.serve_https_at(url.clone(), HttpsStatus::of(&first, &url));
+            tracing::info!(%url, "serving HTTPS");
+        }
+        Err(e) => {
+            core.set_https_status(HttpsStatus::plain(e.to_string()));
+            return Ok(());
+        }
+    }
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(first.config.clone());
+    let reload = config.clone();
+    let swapping = Arc::clone(core);
+    let renewed_url = url_of.clone();
+    tokio::spawn(async move {
+        while certificates.changed().await.is_ok() {
+            let Some(c) = certificates.borrow_and_update().clone() else {
+                continue;
+            };
+            reload.reload_from_config(c.config.clone());
+            if let Ok(url) = renewed_url(&c) {
+                swapping.serve_https_at(url.clone(), HttpsStatus::of(&c, &url));
+            }
+        }
+    });
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
         stop_asked(fired).await;
         stopper.graceful_shutdown(Some(DRAIN));
     });
-    axum_server::from_tcp_rustls(listener.into_std()?, certificate.config)?
+    axum_server::from_tcp_rustls(listener.into_std()?, config)?
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await

@@ -208,8 +208,22 @@
       renderVoice(d.voice, d.listen);
       var notice = $("billing-notice");
       if (notice) { notice.textContent = d.billing_notice || ""; notice.hidden = !d.billing_notice; }
+      renderHttps(d.https);
       $("sync-state").textContent = (s.enrolled ? (s.revoked ? "Cloud: this box was removed; it needs a new enrollment. " : (s.online ? "Cloud: online. " : "Cloud: offline, working locally. ")) : "Cloud: not connected. ") + s.events_waiting + " event(s) waiting to go to the cloud.";
     }).catch(function () { $("live").textContent = "cannot reach the box"; });
+  }
+
+  // How phones reach the box: the desk says when it is not over HTTPS,
+  // and why, in a notice; while it is, one quiet line.
+  function renderHttps(h) {
+    var notice = $("https-notice");
+    if (!h || !notice) return;
+    var problem = h.on ? h.renewal : "Not secure: " + (h.reason || "phones reach the box over plain HTTP");
+    notice.textContent = problem || "";
+    notice.hidden = !problem;
+    $("https-state").textContent = h.on
+      ? "Phones reach this box securely (HTTPS) as " + h.name + (h.expires ? "; certificate valid until " + h.expires.slice(0, 10) + "." : ".")
+      : "";
   }
 
   var walkin = $("walkin-form");

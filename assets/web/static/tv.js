@@ -78,6 +78,8 @@
       $("pair-notice").hidden = !notice;
       return;
     }
+    // The box serves HTTPS now: go there (with a grant, paired again).
+    if (m.type === "moved") { if (/^https:\/\//.test(m.url)) location.replace(m.url); return; }
     if (m.type === "paired") { localStorage.setItem(KEY, m.token); grant = null; return; }
     if (m.type === "revoked") {
       localStorage.removeItem(KEY);
