@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub https_listen: Option<String>,
+    /// The DNS server that checks the box's certificate name (ip:port).
+    pub dns_server: Option<String>,
     /// A practice to serve when no cloud config has arrived yet.
     pub practice: Option<PracticeSeed>,
 }

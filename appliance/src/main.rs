@@ -46,6 +46,10 @@ struct ServeArgs {
     /// Address to serve HTTPS on when the box holds a certificate.
     #[arg(long, env = "SOS_HTTPS_LISTEN")]
     https_listen: Option<String>,
+    /// The DNS server (ip:port) the box asks whether the clinic's network
+    /// resolves its certificate's name to it (default: the system's).
+    #[arg(long, env = "SOS_DNS_SERVER")]
+    dns_server: Option<String>,
     /// Check-ins one client (IP address) may send per minute.
     #[arg(long, env = "SOS_CHECKIN_RATE_PER_MINUTE", default_value_t = appliance::web::limits::DEFAULT_CHECKINS_PER_MINUTE)]
     checkin_rate_per_minute: u32,
@@ -252,6 +256,7 @@ async fn run(config_path: Option<PathBuf>, args: ServeArgs) -> Result<()> {
         cert: args.tls_cert.or(file.tls_cert),
         key: args.tls_key.or(file.tls_key),
         listen: args.https_listen.or(file.https_listen),
+        dns_server: args.dns_server.or(file.dns_server),
     }
     .load(public_url.as_deref())?;
     // First boot of a flashed box: enroll from its provisioning file and pull
@@ -283,6 +288,7 @@ async fn run_demo(args: ServeArgs, pin: String) -> Result<()> {
         cert: args.tls_cert,
         key: args.tls_key,
         listen: args.https_listen,
+        dns_server: args.dns_server,
     }
     .load(args.public_url.as_deref())?;
     let store = open_seeded(&data_dir, Some(demo::practice()))?;
@@ -418,6 +424,7 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         listener,
         certificates: certificates_rx,
         public_url: if own { given_url } else { None },
+        name_check: from_cloud.then(|| web::reachable::NameCheck::new(tls.dns_server)),
     });
     if from_cloud && let Some(cred) = credential {
         appliance::sync::certificate::spawn(
@@ -532,12 +539,14 @@ struct TlsArgs {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     listen: Option<String>,
+    dns_server: Option<String>,
 }
 
 /// Where HTTPS is served, and the clinic's own certificate if one was given.
 struct Tls {
     certificate: Option<web::https::Certificate>,
     listen: SocketAddr,
+    dns_server: Option<SocketAddr>,
 }
 
 impl TlsArgs {
@@ -554,9 +563,16 @@ impl TlsArgs {
         let listen =
             config::parse_listen(self.listen.as_deref().unwrap_or(web::https::DEFAULT_LISTEN))
                 .context("--https-listen")?;
+        let dns_server = match self.dns_server.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => Some(s.parse().map_err(|_| {
+                anyhow::anyhow!("--dns-server must be an ip:port such as 192.168.1.1:53, not {s:?}")
+            })?),
+        };
         Ok(Tls {
             certificate,
             listen,
+            dns_server,
         })
     }
 }

@@ -421,8 +421,11 @@ async fn a_stop_while_a_patient_speaks_answers_the_kiosk_and_exits_at_once() {
     let took = asked.elapsed();
     assert!(status.success(), "the daemon exited with {status}");
     // The sentence alone lasts ~7 s; before, a stop waited for it and for
-    // whisper, and then for each native thread in turn.
-    assert!(took < Duration::from_secs(5), "the stop took {took:?}");
+    // whisper, and then for each native thread in turn (7.1 s on an idle
+    // machine, more under load). Now: the bounded drain at most, plus the
+    // joins; 6.5 s leaves room for a loaded CI machine (5.04 s was seen
+    // with a build running beside it).
+    assert!(took < Duration::from_millis(6500), "the stop took {took:?}");
     let (code, body) = tokio::time::timeout(Duration::from_secs(5), kiosk)
         .await
         .expect("the kiosk got an answer")

@@ -12,6 +12,7 @@
 pub mod error;
 pub mod https;
 pub mod limits;
+pub mod reachable;
 pub mod server;
 pub mod templates;
 

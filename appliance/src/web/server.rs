@@ -248,6 +248,9 @@ pub struct Https {
     pub certificates: watch::Receiver<Option<Certificate>>,
     /// `--public-url`, checked against the clinic's own certificate.
     pub public_url: Option<String>,
+    /// For the box's own certificate: phones move to HTTPS only once this
+    /// network's DNS resolves its name to the box.
+    pub name_check: Option<super::reachable::NameCheck>,
 }
 
 pub enum HttpsListener {
@@ -323,6 +326,33 @@ async fn serve_http(
     }
 }
 
+/// Waits until this network's DNS resolves `name` to the box, saying on
+/// the desk why phones stay on plain HTTP meanwhile; false if the box
+/// stops first. Asked again every minute (a router fixed, the record
+/// propagated).
+async fn found_by_name(
+    check: &super::reachable::NameCheck,
+    name: &str,
+    core: &Core,
+    fired: watch::Receiver<bool>,
+) -> bool {
+    loop {
+        match check.check(name).await {
+            Ok(()) => return true,
+            Err(why) => {
+                tracing::warn!(%name, reason = %why, "phones stay on plain HTTP");
+                core.set_https_status(HttpsStatus::plain(format!(
+                    "the box has its certificate, but {why}; phones stay on plain HTTP until then"
+                )));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = stop_asked(fired.clone()) => return false,
+        }
+    }
+}
+
 /// Waits for the first certificate, then serves HTTPS with it and swaps
 /// in each renewal (open connections keep the one they started with).
 async fn serve_https(
@@ -335,6 +365,7 @@ async fn serve_https(
         listener,
         mut certificates,
         public_url,
+        name_check,
     } = https;
     let first = tokio::select! {
         c = certificates.wait_for(Option::is_some) => c.ok().and_then(|c| c.clone()),
@@ -356,6 +387,12 @@ async fn serve_https(
     };
     let port = listener.local_addr()?.port();
     let url_of = move |c: &Certificate| super::https::public_url(c, public_url.as_deref(), port);
+    if let Some(check) = name_check
+        && let Some(name) = first.names.first()
+        && !found_by_name(&check, name, core, fired.clone()).await
+    {
+        return Ok(());
+    }
     match url_of(&first) {
         Ok(url) => {
             core.serve_https_at(url.clone(), HttpsStatus::of(&first, &url));

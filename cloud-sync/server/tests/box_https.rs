@@ -128,7 +128,13 @@ async fn an_enrolled_box_serves_https_under_its_own_certificate_renews_it_and_a_
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let port = free_port();
     let https_listen = format!("127.0.0.1:{port}");
-    let b = run_appliance_with(dir.path(), &["--https-listen", &https_listen]);
+    // The box checks its name in the DNS the cloud publishes it in (as a
+    // clinic's router would forward the query).
+    let dns = pebble.dns_server();
+    let b = run_appliance_with(
+        dir.path(),
+        &["--https-listen", &https_listen, "--dns-server", &dns],
+    );
 
     let status = wait_https(&b.base, "HTTPS on", |h| h["on"] == true).await;
     let device: String = pool
@@ -230,4 +236,52 @@ async fn an_enrolled_box_serves_https_under_its_own_certificate_renews_it_and_a_
         leaf.to_vec(),
         "the cloud issued another certificate after revocation"
     );
+}
+
+/// The clinic's DNS does not resolve the box's name to it (a router that
+/// drops public names pointing into the LAN): phones would find nothing
+/// at the HTTPS address, so the box keeps them on plain HTTP and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_box_whose_name_the_clinic_dns_does_not_resolve_stays_on_plain_http_and_says_why() {
+    let pebble = Pebble::start(3600);
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let args = pebble.cloud_args(EDGE);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &args);
+    let t = tenant(&pool, "Bright Smile").await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = enroll(dir.path(), &cloud.url, &token(&pool, &t).await);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A DNS server that knows nothing of the edge domain: a second
+    // challtestsrv, as an unhelpful clinic router.
+    let clinic_dns = Pebble::start(3600);
+    let https_listen = format!("127.0.0.1:{}", free_port());
+    let dns = clinic_dns.dns_server();
+    let b = run_appliance_with(
+        dir.path(),
+        &["--https-listen", &https_listen, "--dns-server", &dns],
+    );
+    let status = wait_https(&b.base, "the DNS reason", |h| {
+        h["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not resolve"))
+    })
+    .await;
+    assert_eq!(status["on"], false, "{status}");
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap()
+            .contains("has its certificate"),
+        "{status}"
+    );
+    // The certificate did arrive; the pages stay on plain HTTP.
+    assert!(dir.path().join("tls/cloud.pem").exists());
+    let r = http()
+        .get(format!("{}/desk/login", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

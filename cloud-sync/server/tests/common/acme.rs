@@ -104,6 +104,11 @@ impl Pebble {
         ]
     }
 
+    /// The DNS Pebble validates in (ip:port), as a box's `--dns-server`.
+    pub fn dns_server(&self) -> String {
+        format!("127.0.0.1:{}", self.dns)
+    }
+
     /// What `name` resolves to (A and AAAA) in the DNS Pebble validates
     /// in, asked as any resolver would (`dig`).
     pub fn resolve(&self, name: &str) -> Vec<String> {
