@@ -40,7 +40,7 @@ esac
 
 cargo_deb_version=3.8.0
 if ! cargo deb --version 2>/dev/null | grep -q "$cargo_deb_version"; then
-    echo "== installing cargo-deb $cargo_deb_version (crates.io)"
+    echo "== installing cargo-deb $cargo_deb_version (crates.io)" >&2
     cargo install cargo-deb --locked --version "$cargo_deb_version"
 fi
 

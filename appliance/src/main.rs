@@ -88,9 +88,11 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, value_enum, default_value = "svg")]
         format: QrFormat,
-        /// Base URL phones reach the box by (IP or mDNS name).
-        #[arg(long, env = "SOS_PUBLIC_URL", default_value = "http://localhost:8080")]
-        base_url: String,
+        /// Base URL phones reach the box by (IP or mDNS name). Default: the
+        /// box's HTTPS name on port 8443 once it holds its certificate from
+        /// the cloud, else http://localhost:8080.
+        #[arg(long, env = "SOS_PUBLIC_URL")]
+        base_url: Option<String>,
         /// Write here instead of standard output.
         #[arg(long, short)]
         out: Option<PathBuf>,
@@ -166,7 +168,10 @@ fn main() -> Result<()> {
                 format,
                 base_url,
                 out,
-            } => print_qr(&data_dir, format, &base_url, out.as_deref()),
+            } => {
+                let base_url = base_url.unwrap_or_else(|| default_qr_base(&data_dir));
+                print_qr(&data_dir, format, &base_url, out.as_deref())
+            }
             Command::Import { data_dir, file } => import_file(&data_dir, &file).await,
             Command::StaffPin {
                 data_dir,
@@ -613,6 +618,17 @@ fn existing_practice(data_dir: &Path) -> Result<(Store, store::TenantConfig, Box
         .context("this box has no practice configured yet")?;
     let key = BoxKey::load_or_create(&appliance::core::key_path(data_dir))?;
     Ok((store, tenant, key))
+}
+
+/// The box's own HTTPS address when it holds its certificate from the
+/// cloud (a poster printed then carries the secure link).
+fn default_qr_base(data_dir: &Path) -> String {
+    let held = data_dir.join(appliance::sync::certificate::HELD_FILE);
+    std::fs::read(&held)
+        .ok()
+        .and_then(|pem| web::https::from_pem(&pem, &held).ok())
+        .and_then(|c| web::https::public_url(&c, None, 8443).ok())
+        .unwrap_or_else(|| "http://localhost:8080".into())
 }
 
 fn print_qr(data_dir: &Path, format: QrFormat, base_url: &str, out: Option<&Path>) -> Result<()> {

@@ -16,14 +16,22 @@ use serde_json::Value;
 const NAME: &str = "box.test";
 
 fn https_daemon(cert: &Path, key: &Path) -> Daemon {
-    Daemon::demo_with(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        "--https-listen",
-        "127.0.0.1:0",
-    ])
+    https_daemon_in(tempfile::tempdir().unwrap(), cert, key)
+}
+
+/// The same on a data directory a daemon used before.
+fn https_daemon_in(dir: tempfile::TempDir, cert: &Path, key: &Path) -> Daemon {
+    Daemon::demo_in(
+        dir,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--https-listen",
+            "127.0.0.1:0",
+        ],
+    )
 }
 
 /// A browser-like client that trusts the clinic's CA and finds `box.test`
@@ -220,17 +228,7 @@ async fn a_tv_paired_over_plain_http_moves_to_https_by_itself() {
     let dir = d.into_dir();
     let scratch = tempfile::tempdir().unwrap();
     let (ca, cert, key) = common::tls::private_ca(scratch.path(), &[NAME]);
-    let d = Daemon::demo_in(
-        dir,
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-            "--https-listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let d = https_daemon_in(dir, &cert, &key);
     let at = d.https.expect("serving HTTPS");
 
     let mut plain = common::ws(&d.ws_url("/tv/ws")).await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cloud_server::admin;
 use cloud_sync::client::{ClientError, Device};
 use cloud_sync::wire::{CertificateRequest, CertificateResponse, codes};
-use common::acme::Pebble;
+use common::acme::IssuingCloud;
 use common::*;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -74,13 +74,13 @@ async fn name_of(cloud: &Cloud, device: &Device) -> CertificateResponse {
 
 #[tokio::test]
 async fn a_box_gets_a_certificate_for_its_own_name_that_chains_to_the_ca() {
-    let pebble = Pebble::start(3600);
-    let db = TestDb::create().await;
-    let pool = db.pool().await;
-    let args = pebble.cloud_args(EDGE);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &args);
-    let t = tenant(&pool, "Bright Smile").await;
+    let IssuingCloud {
+        cloud,
+        pool,
+        tenant: t,
+        pebble,
+        db: _db,
+    } = IssuingCloud::start(3600, EDGE).await;
     let device = device(&pool, &cloud.client(), &t).await;
 
     // Before asking: its name, no certificate.
@@ -117,13 +117,13 @@ async fn a_box_gets_a_certificate_for_its_own_name_that_chains_to_the_ca() {
 #[tokio::test]
 async fn a_box_renews_with_a_new_certificate_and_a_revoked_box_gets_none() {
     // Certificates of 9 s: past the first third (3 s) a request is renewed.
-    let pebble = Pebble::start(9);
-    let db = TestDb::create().await;
-    let pool = db.pool().await;
-    let args = pebble.cloud_args(EDGE);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &args);
-    let t = tenant(&pool, "Bright Smile").await;
+    let IssuingCloud {
+        cloud,
+        pool,
+        tenant: t,
+        pebble,
+        db: _db,
+    } = IssuingCloud::start(9, EDGE).await;
     let device = device(&pool, &cloud.client(), &t).await;
     let name = name_of(&cloud, &device).await.name;
     let (_key, csr) = csr_for(&name);
@@ -175,13 +175,13 @@ async fn a_box_renews_with_a_new_certificate_and_a_revoked_box_gets_none() {
 /// nothing issued. A cloud without a CA says it issues none.
 #[tokio::test]
 async fn bad_certificate_requests_are_refused_and_issue_nothing() {
-    let pebble = Pebble::start(3600);
-    let db = TestDb::create().await;
-    let pool = db.pool().await;
-    let args = pebble.cloud_args(EDGE);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &args);
-    let t = tenant(&pool, "Bright Smile").await;
+    let IssuingCloud {
+        cloud,
+        pool,
+        tenant: t,
+        pebble: _pebble,
+        db,
+    } = IssuingCloud::start(3600, EDGE).await;
     let other = tenant(&pool, "Other Clinic").await;
     let neighbour = device(&pool, &cloud.client(), &other).await;
     let device = device(&pool, &cloud.client(), &t).await;

@@ -12,21 +12,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::acme::Pebble;
+use common::acme::{IssuingCloud, Pebble, free_port};
 use common::box_process::{enroll, http, run_appliance_with};
 use common::*;
 
 const EDGE: &str = "edge.sos.test";
 
 async fn healthz(base: &str) -> serde_json::Value {
-    http()
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    common::box_process::get_json(&format!("{base}/healthz")).await
 }
 
 /// Polls the box's `/healthz` until `https` satisfies `ok`, at most 60 s.
@@ -104,25 +97,17 @@ fn nss_home(dir: &Path, root_pem: &str) -> std::path::PathBuf {
     home
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_enrolled_box_serves_https_under_its_own_certificate_renews_it_and_a_revoked_box_gets_none()
  {
     // Certificates of 24 s: the box renews at two thirds, 16 s.
-    let pebble = Pebble::start(24);
-    let db = TestDb::create().await;
-    let pool = db.pool().await;
-    let args = pebble.cloud_args(EDGE);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &args);
-    let t = tenant(&pool, "Bright Smile").await;
+    let IssuingCloud {
+        cloud,
+        pool,
+        tenant: t,
+        pebble,
+        db: _db,
+    } = IssuingCloud::start(24, EDGE).await;
     let dir = tempfile::tempdir().unwrap();
     let o = enroll(dir.path(), &cloud.url, &token(&pool, &t).await);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -173,6 +158,19 @@ async fn an_enrolled_box_serves_https_under_its_own_certificate_renews_it_and_a_
     assert!(r.headers().contains_key("strict-transport-security"));
     let first = served(&r);
     assert!(r.text().await.unwrap().contains("<form"));
+
+    // A poster printed now carries the secure link (the default port).
+    let svg = dir.path().join("qr.svg");
+    let o = std::process::Command::new(common::box_process::appliance_bin())
+        .args(["qr", "--format", "svg", "--data-dir"])
+        .arg(dir.path())
+        .arg("-o")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains(&format!("(https://{name}:8443/c/")), "{said}");
 
     // And so does Chromium, with the root in its trust store, no warning.
     let home = nss_home(dir.path(), &root);
@@ -243,13 +241,13 @@ async fn an_enrolled_box_serves_https_under_its_own_certificate_renews_it_and_a_
 /// at the HTTPS address, so the box keeps them on plain HTTP and says why.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_box_whose_name_the_clinic_dns_does_not_resolve_stays_on_plain_http_and_says_why() {
-    let pebble = Pebble::start(3600);
-    let db = TestDb::create().await;
-    let pool = db.pool().await;
-    let args = pebble.cloud_args(EDGE);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cloud = Cloud::start_with(&db, "127.0.0.1:0", &args);
-    let t = tenant(&pool, "Bright Smile").await;
+    let IssuingCloud {
+        cloud,
+        pool,
+        tenant: t,
+        db: _db,
+        pebble: _pebble,
+    } = IssuingCloud::start(3600, EDGE).await;
     let dir = tempfile::tempdir().unwrap();
     let o = enroll(dir.path(), &cloud.url, &token(&pool, &t).await);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -569,14 +569,7 @@ async fn phone_checkin_on_a_serving_box_reaches_the_cloud() {
         count(&pool, CHECKINS_SQL, &t).await == 1 && count(&pool, EVENTS_SQL, &t).await == 2
     })
     .await;
-    let health: serde_json::Value = http
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = common::box_process::get_json(&format!("{base}/healthz")).await;
     assert_eq!(health["status"], "ready");
 
     tenants::update_tenant(

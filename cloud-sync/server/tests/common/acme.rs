@@ -21,7 +21,36 @@ pub struct Pebble {
     _dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
+/// A real cloud on its own database that issues box certificates from a
+/// Pebble of `validity_secs`, with one practice.
+pub struct IssuingCloud {
+    pub cloud: super::Cloud,
+    pub pool: deadpool_postgres::Pool,
+    pub tenant: String,
+    pub pebble: Pebble,
+    pub db: super::TestDb,
+}
+
+impl IssuingCloud {
+    pub async fn start(validity_secs: u64, edge_domain: &str) -> IssuingCloud {
+        let pebble = Pebble::start(validity_secs);
+        let db = super::TestDb::create().await;
+        let pool = db.pool().await;
+        let args = pebble.cloud_args(edge_domain);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let cloud = super::Cloud::start_with(&db, "127.0.0.1:0", &args);
+        let tenant = super::tenant(&pool, "Bright Smile").await;
+        IssuingCloud {
+            cloud,
+            pool,
+            tenant,
+            pebble,
+            db,
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

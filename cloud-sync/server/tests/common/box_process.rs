@@ -153,6 +153,11 @@ pub fn http() -> reqwest::Client {
         .expect("http client")
 }
 
+/// A GET answered with JSON, as a monitor reads `/healthz`.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// The hidden form token of a check-in form page.
 pub fn form_token(page: &str) -> Option<String> {
     hidden_value(page, "name=\"form_token\" value=\"")
