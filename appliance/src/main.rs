@@ -623,10 +623,7 @@ fn existing_practice(data_dir: &Path) -> Result<(Store, store::TenantConfig, Box
 /// The box's own HTTPS address when it holds its certificate from the
 /// cloud (a poster printed then carries the secure link).
 fn default_qr_base(data_dir: &Path) -> String {
-    let held = data_dir.join(appliance::sync::certificate::HELD_FILE);
-    std::fs::read(&held)
-        .ok()
-        .and_then(|pem| web::https::from_pem(&pem, &held).ok())
+    appliance::sync::certificate::held(data_dir)
         .and_then(|c| web::https::public_url(&c, None, 8443).ok())
         .unwrap_or_else(|| "http://localhost:8080".into())
 }

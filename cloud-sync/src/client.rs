@@ -106,6 +106,40 @@ impl Client {
     pub fn base_url(&self) -> &str {
         &self.base
     }
+
+    /// This machine's address on its route to the cloud: behind a clinic's
+    /// router, its LAN address. Nothing is sent (a UDP "connect" only asks
+    /// the kernel for the route).
+    pub async fn route_source(&self) -> Result<std::net::IpAddr, ClientError> {
+        let url =
+            reqwest::Url::parse(&self.base).map_err(|e| ClientError::BadUrl(e.to_string()))?;
+        let port = url.port_or_known_default().unwrap_or(443);
+        let host = url
+            .host_str()
+            .ok_or_else(|| ClientError::BadUrl("the cloud URL has no host".into()))?
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let cloud = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => std::net::SocketAddr::new(ip, port),
+            Err(_) => tokio::net::lookup_host((host, port))
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| ClientError::Unreachable(format!("cannot resolve {host}")))?,
+        };
+        let any: std::net::SocketAddr = if cloud.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket =
+            std::net::UdpSocket::bind(any).map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        socket
+            .connect(cloud)
+            .and_then(|_| socket.local_addr())
+            .map(|a| a.ip())
+            .map_err(|e| ClientError::Unreachable(format!("no route to the cloud: {e}")))
+    }
 }
 
 /// `authority[/path]` names this machine: localhost or a loopback address.

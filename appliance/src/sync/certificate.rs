@@ -12,7 +12,6 @@
 //! keeps serving the one it has, retries with backoff, and the desk says
 //! why.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,7 +144,7 @@ impl From<ClientError> for Failure {
 }
 
 /// The certificate kept from before, if it is still good.
-fn held(dir: &Path) -> Option<Certificate> {
+pub fn held(dir: &Path) -> Option<Certificate> {
     let path = dir.join(HELD_FILE);
     let pem = std::fs::read(&path).ok()?;
     match https::from_pem(&pem, &path) {
@@ -166,7 +165,8 @@ async fn obtain(client: &Client, cred: &Credential, dir: &Path) -> Result<Certif
         .and_then(|p| p.serialize_request(&key))
         .and_then(|r| r.pem())
         .map_err(|e| Failure::Local(format!("cannot make the certificate request: {e}")))?;
-    let addresses = lan_address(&cred.link.cloud_url).await?;
+    // Its LAN address: the one it reaches the cloud from.
+    let addresses = vec![client.route_source().await?];
     let answer = client
         .request_certificate(
             &cred.device,
@@ -209,42 +209,4 @@ fn next_key(dir: &Path) -> Result<rcgen::KeyPair, Failure> {
     }
     write_private(&path, key.serialize_pem().as_bytes()).map_err(|e| local(e.to_string()))?;
     Ok(key)
-}
-
-/// The box's address on the clinic's network: the one it reaches the
-/// cloud from (behind the clinic's router, its LAN address).
-async fn lan_address(cloud_url: &str) -> Result<Vec<IpAddr>, Failure> {
-    let authority = cloud_url
-        .split_once("://")
-        .map_or(cloud_url, |(_, rest)| rest)
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let target = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        && !authority.ends_with(']')
-    {
-        authority
-    } else {
-        format!("{authority}:443")
-    };
-    let cloud = tokio::net::lookup_host(&target)
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| Failure::Local(format!("cannot resolve the cloud ({target})")))?;
-    let any: std::net::SocketAddr = if cloud.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    // A UDP "connect" sends nothing: it only asks the kernel for the route.
-    let socket = std::net::UdpSocket::bind(any).map_err(|e| Failure::Local(e.to_string()))?;
-    socket
-        .connect(cloud)
-        .and_then(|_| socket.local_addr())
-        .map(|a| vec![a.ip()])
-        .map_err(|e| Failure::Local(format!("no route to the cloud: {e}")))
 }

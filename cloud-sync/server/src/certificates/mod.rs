@@ -107,14 +107,14 @@ impl Issuer {
         let name = self.name_for(device);
         check_addresses(addresses)?;
         let csr = csr::check(csr_pem, &name)?;
+        // The box may have moved on its network since: its name follows.
+        self.dns.set_addresses(&name, addresses).await?;
         if let Some((held, key)) = stored(pool, device).await?
             && key == csr.public_key
             && young(&held, now_ms())
         {
-            self.dns.set_addresses(&name, addresses).await?;
             return Ok(held);
         }
-        self.dns.set_addresses(&name, addresses).await?;
         let account = self
             .account
             .get_or_try_init(|| self.ca.account(pool))
